@@ -1,0 +1,144 @@
+"""`make up` / `make down` / `make status` behave as promised, faults included.
+
+These stop and start parts of the cluster, so they run after the provisioning tests
+(pytest runs files in name order) and each leaves the cluster up again.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from workshop import cluster as cp
+from workshop import karpenter, kube, lifecycle, paths, procs
+
+pytestmark = pytest.mark.cluster
+
+REPO = Path(__file__).resolve().parents[2]
+WORKSHOP = [sys.executable, "-m", "workshop.cli"]
+
+
+def cli(*args, cwd=None, env=None):
+    return subprocess.run([*WORKSHOP, *args], capture_output=True, text=True,
+                          cwd=cwd or "/", env=env or os.environ, timeout=600)
+
+
+def pids():
+    return {r.name: r.pid for r in lifecycle.status_rows()}
+
+
+def test_up_twice_is_a_noop(cluster):
+    before = pids()
+    first = cli("up")
+    second = cli("up")
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert "control plane running" in second.stdout and "Karpenter running" in second.stdout
+    assert "applied:" not in second.stdout, second.stdout
+    assert pids() == before
+
+
+def test_up_works_from_another_folder(cluster, tmp_path):
+    result = cli("status", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "kube-apiserver" in result.stdout and "karpenter" in result.stdout
+
+
+def test_files_are_private_and_loopback_only(cluster):
+    assert paths.KUBECONFIG.stat().st_mode & 0o777 == 0o600
+    for key in cp.cluster_dir().glob("pki/**/*.key"):
+        assert key.stat().st_mode & 0o077 == 0, key
+    port = next(c.port for c in cp.components() if c.name == "kube-apiserver")
+    # Reachable on loopback, not on another local address.
+    with socket.create_connection(("127.0.0.1", port), timeout=2):
+        pass
+    other = socket.gethostbyname(socket.gethostname())
+    if not other.startswith("127."):
+        with pytest.raises(OSError):
+            socket.create_connection((other, port), timeout=2).close()
+
+
+@pytest.mark.parametrize("victim", ["karpenter", "kube-scheduler"])
+def test_killed_component_is_healed_by_up(cluster, victim):
+    pid = pids()[victim]
+    os.kill(pid, signal.SIGKILL)
+    kube.wait_until(lambda: pids().get(victim) != pid or not procs.is_running(
+        pid, "karpenter-kwok" if victim == "karpenter" else victim), 10, 0.2, "the kill")
+    status = cli("status")
+    assert status.returncode == 1 and "stopped" in status.stdout
+    result = cli("up")
+    assert result.returncode == 0, result.stderr
+    after = pids()
+    assert after[victim] and after[victim] != pid
+    assert all(r.status == "running" for r in lifecycle.status_rows())
+
+
+def test_down_then_up_keeps_objects(cluster):
+    kube.apply([{"apiVersion": "v1", "kind": "ConfigMap",
+                 "metadata": {"name": "survivor", "namespace": "default"},
+                 "data": {"k": "v"}}], field_manager="tests")
+    down = cli("down")
+    assert down.returncode == 0 and "Stopped" in down.stdout
+    assert not kube.ready()
+    status = cli("status")
+    assert status.returncode == 1 and "running" not in status.stdout.split("\n", 1)[1]
+    up = cli("up")
+    assert up.returncode == 0, up.stderr
+    assert kube.get("v1", "ConfigMap", "survivor", "default")["data"] == {"k": "v"}
+
+
+def test_port_taken_is_named(cluster):
+    port = next(c.port for c in cp.components() if c.name == "kube-apiserver")
+    assert cli("down").returncode == 0
+    squatter = socket.socket()
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    squatter.bind(("127.0.0.1", port))
+    squatter.listen(1)
+    try:
+        result = cli("up")
+        assert result.returncode == 2
+        assert f"port {port}" in result.stderr and str(os.getpid()) in result.stderr
+        assert "Traceback" not in result.stderr and "fix:" in result.stderr
+    finally:
+        squatter.close()
+    assert cli("up").returncode == 0
+
+
+def test_broken_state_says_how_to_recreate(cluster):
+    cfg = cp.cluster_dir() / "kwok.yaml"
+    saved = cfg.read_text()
+    cfg.write_text("{{{ not yaml")
+    try:
+        result = cli("status")
+        assert result.returncode == 2
+        assert "clean-cluster" in result.stderr and "Traceback" not in result.stderr
+    finally:
+        cfg.write_text(saved)
+    assert cli("up").returncode == 0
+
+
+def test_status_and_down_without_a_cluster(tmp_path):
+    env = dict(os.environ, WORKSHOP_STATE=str(tmp_path / "none"))
+    status = cli("status", env=env)
+    assert status.returncode == 1 and "make up" in status.stdout
+    down = cli("down", env=env)
+    assert down.returncode == 0 and "Nothing was running" in down.stdout
+
+
+def test_karpenter_pid_reuse_is_not_trusted(cluster):
+    # A pid file that points at an unrelated live process must not look like Karpenter
+    # (and must never be killed by `down`).
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        assert not procs.is_running(sleeper.pid, karpenter.BINARY)
+        assert not procs.terminate(sleeper.pid, karpenter.BINARY)
+        assert sleeper.poll() is None
+    finally:
+        sleeper.kill()
+        sleeper.wait()

@@ -1,0 +1,1 @@
+"""Workshop kit: grading model, cluster helpers and the command-line tool."""

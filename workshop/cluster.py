@@ -1,0 +1,274 @@
+"""The control plane's lifecycle, through kwokctl's binary runtime.
+
+kwokctl runs etcd, kube-apiserver, kube-controller-manager, kube-scheduler and the kwok
+controller as local processes under `.workshop/kwok/clusters/workshop/`. This module wraps
+its few verbs and adds what kwokctl leaves out: checking pids against their command line,
+naming the process that holds a needed port, and judging readiness by /readyz (kwokctl's
+`--wait` never changes its exit code).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+import yaml
+
+from . import kube, paths, procs
+from .errors import WorkshopError
+from .toolchain import Versions
+
+# kwokctl's component name -> the executable name its pid must belong to.
+COMPONENTS = {
+    "etcd": "etcd",
+    "kube-apiserver": "kube-apiserver",
+    "kube-controller-manager": "kube-controller-manager",
+    "kube-scheduler": "kube-scheduler",
+    "kwok-controller": "kwok-controller",  # kwokctl links it under this name
+}
+
+
+def cluster_dir() -> Path:
+    return paths.KWOK_WORKDIR / "clusters" / paths.CLUSTER_NAME
+
+
+def exists() -> bool:
+    return (cluster_dir() / "kwok.yaml").exists()
+
+
+def render_config(bin_dir: Path, versions: Versions) -> str:
+    """The kwokctl config for this checkout (pure: unit-tested without a cluster)."""
+    text = paths.KWOKCTL_TEMPLATE.read_text()
+    return Template(text).substitute(
+        bin=str(bin_dir), kube_version=versions.kubernetes,
+        cache=str(paths.KWOK_WORKDIR / "cache"),
+    )
+
+
+def _kwokctl(bin_dir: Path, *args: str, timeout_s: float = 300) -> str:
+    log = paths.STATE / "kwokctl.log"
+    env = dict(os.environ, KWOK_WORKDIR=str(paths.KWOK_WORKDIR))
+    # kwokctl would otherwise fall back to docker/podman/nerdctl.
+    env["KWOK_RUNTIME"] = "binary"
+    argv = [str(bin_dir / "kwokctl"), *args, "--name", paths.CLUSTER_NAME]
+    try:
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise WorkshopError(f"kwokctl {args[0]} {args[1]} did not finish in {timeout_s:.0f}s",
+                            fix=f"see {log}; `make down` then `make up`") from None
+    with log.open("a") as fh:
+        fh.write(f"\n$ kwokctl {' '.join(args)}\n{proc.stdout}{proc.stderr}")
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-8:])
+        raise WorkshopError(f"kwokctl {args[0]} {args[1]} failed", detail=tail,
+                            fix=f"full output in {log}")
+    return proc.stdout + proc.stderr
+
+
+# ---------------------------------------------------------------- state on disk
+
+
+def kwok_config() -> dict:
+    """The stored kwok.yaml (ports are chosen once, at create, and live here)."""
+    path = cluster_dir() / "kwok.yaml"
+    try:
+        docs = list(yaml.safe_load_all(path.read_text()))
+    except (OSError, yaml.YAMLError) as exc:
+        raise corrupted(f"cannot read {path}: {exc}") from None
+    for doc in docs:
+        if isinstance(doc, dict) and doc.get("kind") == "KwokctlConfiguration":
+            return doc
+    raise corrupted(f"{path} holds no KwokctlConfiguration")
+
+
+def corrupted(detail: str) -> WorkshopError:
+    return WorkshopError(
+        "the workshop's cluster state in .workshop/ is damaged",
+        fix="run `make clean-cluster` then `make up` to recreate it (your notebooks are untouched)",
+        detail=detail,
+    )
+
+
+@dataclass
+class Component:
+    name: str
+    pid: int | None
+    running: bool
+    port: int | None
+    uptime_s: float | None
+    rss_mib: float
+
+
+def _ports(cfg: dict) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for comp in cfg.get("components") or []:
+        for p in comp.get("ports") or []:
+            # The first host port of each component is the one it serves on.
+            if comp["name"] not in out and p.get("hostPort"):
+                out[comp["name"]] = int(p["hostPort"])
+    opts = cfg.get("options") or {}
+    out.setdefault("kube-apiserver", int(opts.get("kubeApiserverPort") or 0) or None)
+    out.setdefault("etcd", int(opts.get("etcdPort") or 0) or None)
+    return {k: v for k, v in out.items() if v}
+
+
+def components() -> list[Component]:
+    if not exists():
+        return []
+    cfg = kwok_config()
+    ports = _ports(cfg)
+    result = []
+    for name, binary in COMPONENTS.items():
+        pid = procs.read_pid(cluster_dir() / "pids" / f"{name}.pid")
+        running = procs.is_running(pid, binary)
+        result.append(Component(
+            name, pid, running, ports.get(name),
+            procs.uptime_s(pid) if running and pid else None,
+            procs.rss_mib(pid) if running and pid else 0.0,
+        ))
+    return result
+
+
+def _clear_stale_pids() -> None:
+    """Remove pid files whose pid is dead or belongs to another program.
+
+    kwokctl `stop` SIGKILLs whatever has the pid in the file, and `start` skips a
+    component whose pid is merely alive: both go wrong after a reboot reuses pids.
+    """
+    for name, binary in COMPONENTS.items():
+        pid_file = cluster_dir() / "pids" / f"{name}.pid"
+        pid = procs.read_pid(pid_file)
+        if pid is not None and not procs.is_running(pid, binary):
+            pid_file.unlink(missing_ok=True)
+
+
+def _check_ports(dead: list[Component]) -> None:
+    for comp in dead:
+        if comp.port and procs.port_in_use(comp.port):
+            holder = procs.port_holder(comp.port)
+            who = f"pid {holder.pid} ({holder.command})" if holder and holder.pid else (
+                holder.command if holder else "another program")
+            raise WorkshopError(
+                f"port {comp.port} on 127.0.0.1, which the cluster's {comp.name} uses, "
+                f"is taken by {who}",
+                fix="stop that program, or `make clean-cluster` and `make up` to pick new ports",
+            )
+
+
+def _component_log_tail(name: str, lines: int = 8) -> str:
+    log = cluster_dir() / "logs" / f"{name}.log"
+    try:
+        text = log.read_text(errors="replace").strip().splitlines()[-lines:]
+    except OSError:
+        return ""
+    return f"last lines of {log}:\n" + "\n".join(text)
+
+
+# ---------------------------------------------------------------- lifecycle
+
+
+def secure_files() -> None:
+    """Keys and kubeconfigs readable by their owner only."""
+    for pattern in ("pki/*.key", "pki/**/*.key", "kubeconfig*", "*.kubeconfig"):
+        for f in cluster_dir().glob(pattern):
+            f.chmod(stat.S_IRUSR | stat.S_IWUSR)
+
+
+def export_kubeconfig() -> Path:
+    """Copy kwokctl's kubeconfig to .workshop/kubeconfig (0600) for kubectl, k9s and Lab."""
+    src = cluster_dir() / "kubeconfig.yaml"
+    if not src.exists():
+        raise corrupted(f"{src} is missing")
+    dest = paths.KUBECONFIG
+    tmp = dest.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(src.read_text())
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, dest)
+    kube.forget_clients()
+    return dest
+
+
+def up(bin_dir: Path, versions: Versions, timeout_s: float = 90) -> str:
+    """Create, start or heal the control plane; return what was done."""
+    paths.STATE.mkdir(parents=True, exist_ok=True)
+    os.chmod(paths.STATE, 0o700)
+    action = "running"
+    if not exists():
+        if cluster_dir().exists():  # a half-created cluster: start over
+            shutil.rmtree(cluster_dir())
+        cfg = paths.STATE / "kwokctl.yaml"
+        cfg.write_text(render_config(bin_dir, versions))
+        _kwokctl(bin_dir, "create", "cluster", "--config", str(cfg), "--runtime", "binary",
+                 "--kubeconfig", "", "--wait", "0s", timeout_s=timeout_s + 120)
+        action = "created"
+    else:
+        dead = [c for c in components() if not c.running]
+        if dead:
+            _clear_stale_pids()
+            _check_ports(dead)
+            _kwokctl(bin_dir, "start", "cluster", timeout_s=timeout_s)
+            action = "started" if len(dead) == len(COMPONENTS) else \
+                "restarted " + ", ".join(c.name for c in dead)
+    secure_files()
+    export_kubeconfig()
+    _wait_ready(timeout_s)
+    return action
+
+
+def _wait_ready(timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if kube.ready():
+            dead = [c for c in components() if not c.running]
+            if not dead:
+                return
+        else:
+            dead = [c for c in components() if not c.running and c.name in ("etcd", "kube-apiserver")]
+        if dead and time.monotonic() > deadline - timeout_s + 5:
+            comp = dead[0]
+            raise WorkshopError(
+                f"the cluster's {comp.name} stopped right after starting",
+                detail=_component_log_tail(comp.name),
+                fix="read the log lines above; `make clean-cluster` then `make up` recreates it",
+            )
+        time.sleep(0.2)
+    raise WorkshopError(
+        f"the API server did not become ready within {timeout_s:.0f}s",
+        detail=_component_log_tail("kube-apiserver"),
+        fix="`make status` shows which part is down; `make clean-cluster` recreates the cluster",
+    )
+
+
+def down(bin_dir: Path) -> bool:
+    """Stop every control-plane process; data stays for the next `up`."""
+    if not exists():
+        return False
+    _clear_stale_pids()
+    if any(c.running for c in components()):
+        _kwokctl(bin_dir, "stop", "cluster")
+    return True
+
+
+def delete(bin_dir: Path | None) -> bool:
+    if not cluster_dir().exists():
+        return False
+    if bin_dir and (bin_dir / "kwokctl").exists() and exists():
+        _clear_stale_pids()
+        try:
+            _kwokctl(bin_dir, "delete", "cluster")
+        except WorkshopError:
+            pass  # fall through to removing the folder ourselves
+    for comp in components() if exists() else []:
+        if comp.running and comp.pid:
+            procs.terminate(comp.pid, COMPONENTS[comp.name])
+    shutil.rmtree(cluster_dir(), ignore_errors=True)
+    paths.KUBECONFIG.unlink(missing_ok=True)
+    return True

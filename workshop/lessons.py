@@ -1,0 +1,146 @@
+"""Per-lesson operations on the cluster: grade, reset, solve.
+
+A lesson module (`checks/lesson_NN.py`) holds `LESSON` (its exercises, see grading.py) and
+`NODEPOOLS` (the cluster-scoped NodePools its contract names). Everything else a lesson
+creates lives in its namespace `lesson-NN`, which is what makes reset simple and safe:
+it deletes that namespace and those NodePools, never a file, never a platform default.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Callable
+
+from . import grading, kube, observe, paths, platform
+from .errors import WorkshopError
+
+SOLVER = "workshop-solutions"  # field manager for reference solutions
+
+
+def namespace(n: int) -> str:
+    return f"lesson-{n:02d}"
+
+
+def module(n: int) -> ModuleType:
+    grading.get_lesson(n)  # raises UnknownExercise with the list of lessons
+    return importlib.import_module(f"checks.lesson_{n:02d}")
+
+
+def nodepools(n: int) -> list[str]:
+    names = list(getattr(module(n), "NODEPOOLS", []))
+    # A lesson must never name a platform default: reset would delete it.
+    assert not set(names) & set(platform.DEFAULT_NODEPOOLS), names
+    return names
+
+
+class Context:
+    """What checks receive: the lesson's namespace and the catalog (loaded once)."""
+
+    def __init__(self, lesson: int):
+        self.lesson = lesson
+        self.namespace = namespace(lesson)
+        self._catalog = None
+
+    @property
+    def catalog(self):
+        if self._catalog is None:
+            from . import catalog
+
+            self._catalog = catalog.load_catalog()
+        return self._catalog
+
+
+def grade(target: str | int, on_progress: Callable | None = None,
+          wait: bool = True) -> grading.Report:
+    """Grade a lesson (int or "1") or one exercise ("1.2")."""
+    text = str(target)
+    if "." in text:
+        unit = grading.find_exercise(text)
+        lesson_n = unit.lesson
+    else:
+        try:
+            lesson_n = int(text)
+        except ValueError:
+            raise grading.UnknownExercise(
+                f"`{text}` is not a lesson number or an exercise id like 1.2") from None
+        unit = grading.get_lesson(lesson_n)
+    if not wait:
+        unit = _without_waiting(unit)
+    return grading.run(unit, Context(lesson_n), on_progress=on_progress)
+
+
+def _without_waiting(unit):
+    """A copy whose checks take one look instead of polling (instructor overview)."""
+    from dataclasses import replace
+
+    if isinstance(unit, grading.Exercise):
+        return replace(unit, checks=[replace(c, wait_s=0) for c in unit.checks])
+    return replace(unit, exercises=[_without_waiting(e) for e in unit.exercises])
+
+
+# ---------------------------------------------------------------- reset
+
+
+def reset(n: int, timeout_s: float = 60) -> list[str]:
+    """Delete lesson n's namespace and NodePools; wait until their nodes are gone."""
+    module(n)
+    kube.require_cluster()
+    done = []
+    ns = namespace(n)
+    pools = nodepools(n)
+    if kube.get("v1", "Namespace", ns) is not None:
+        kube.delete("v1", "Namespace", ns)
+        done.append(f"namespace {ns}")
+    for pool in pools:
+        if kube.delete("karpenter.sh/v1", "NodePool", pool):
+            done.append(f"NodePool {pool}")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        left_ns = kube.get("v1", "Namespace", ns) is not None
+        left_claims = [c for p in pools for c in observe.nodeclaims(p)]
+        if not left_ns and not left_claims:
+            return done
+        time.sleep(0.2)
+    raise WorkshopError(f"reset of lesson {n} did not finish within {timeout_s:.0f}s",
+                        fix="run it again; `make status` checks Karpenter is running")
+
+
+# ---------------------------------------------------------------- solutions
+
+
+def solution_files(exercise_id: str) -> list[Path]:
+    lesson_n = int(exercise_id.split(".")[0])
+    folder = paths.SOLUTIONS_DIR / namespace(lesson_n)
+    files = sorted(folder.glob(f"{exercise_id}.yaml")) + sorted(folder.glob(f"{exercise_id}-*.yaml"))
+    if not files:
+        raise WorkshopError(f"no reference solution for exercise {exercise_id} in {folder}")
+    return files
+
+
+def apply_solution(exercise_id: str, field_manager: str = SOLVER) -> list[kube.Applied]:
+    grading.find_exercise(exercise_id)
+    lesson_n = int(exercise_id.split(".")[0])
+    objs = kube.load_manifest_files(solution_files(exercise_id))
+    return kube.apply(objs, field_manager=field_manager, default_namespace=namespace(lesson_n))
+
+
+def solve(n: int, exercise: str | None = None,
+          on_applied: Callable[[str, list], None] | None = None,
+          on_graded: Callable[[grading.Report], None] | None = None) -> list[grading.Report]:
+    """Apply each exercise's reference solution in order, grading each before the next."""
+    lesson = grading.get_lesson(n)
+    reports = []
+    for ex in lesson.exercises:
+        if exercise and ex.id != exercise:
+            continue
+        applied = apply_solution(ex.id)
+        if on_applied:
+            on_applied(ex.id, applied)
+        report = grading.run(ex, Context(n))
+        if on_graded:
+            on_graded(report)
+        reports.append(report)
+    return reports

@@ -1,0 +1,131 @@
+"""Reading what the cluster did: pods, the nodes they landed on, NodeClaims, and why.
+
+Shared by graders, the notebook's show()/wait_for(), the benchmark and the tests, so all
+of them describe the cluster with the same words (instance type, zone, capacity type,
+pool, price).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from . import kube
+
+NODEPOOL_LABEL = "karpenter.sh/nodepool"
+CAPACITY_LABEL = "karpenter.sh/capacity-type"
+PRICE_LABEL = "eks-node-viewer/instance-price"  # set by the kwok provider on every node
+
+
+def pods(namespace: str, selector: str | None = None) -> list[dict]:
+    return kube.list_("v1", "Pod", namespace=namespace, label_selector=selector)
+
+
+def is_ready(pod: dict) -> bool:
+    return kube.is_true(pod, "Ready") and not (pod.get("metadata") or {}).get("deletionTimestamp")
+
+
+def is_pending(pod: dict) -> bool:
+    return (pod.get("status") or {}).get("phase") == "Pending"
+
+
+def nodes(selector: str | None = None) -> list[dict]:
+    return kube.list_("v1", "Node", label_selector=selector)
+
+
+def nodeclaims(nodepool: str | None = None) -> list[dict]:
+    sel = f"{NODEPOOL_LABEL}={nodepool}" if nodepool else None
+    return kube.list_("karpenter.sh/v1", "NodeClaim", label_selector=sel)
+
+
+@dataclass
+class NodeInfo:
+    name: str
+    instance_type: str
+    zone: str
+    capacity_type: str
+    nodepool: str
+    arch: str
+    price: float | None
+    cpu: str
+    memory: str
+    gpus: str
+    taints: list[str]
+    ready: bool
+    labels: dict
+
+    @classmethod
+    def of(cls, node: dict) -> "NodeInfo":
+        labels = (node.get("metadata") or {}).get("labels") or {}
+        # Allocatable, not capacity: the kwok provider sets capacity to the NodeClaim's
+        # requests, while allocatable is the instance type's (what learners compare).
+        alloc = (node.get("status") or {}).get("allocatable") or {}
+        try:
+            price = float(labels.get(PRICE_LABEL, ""))
+        except ValueError:
+            price = None
+        taints = [f"{t['key']}{'=' + t['value'] if t.get('value') else ''}:{t['effect']}"
+                  for t in (node.get("spec") or {}).get("taints") or []]
+        return cls(
+            name=node["metadata"]["name"],
+            instance_type=labels.get("node.kubernetes.io/instance-type", ""),
+            zone=labels.get("topology.kubernetes.io/zone", ""),
+            capacity_type=labels.get(CAPACITY_LABEL, ""),
+            nodepool=labels.get(NODEPOOL_LABEL, ""),
+            arch=labels.get("kubernetes.io/arch", ""),
+            price=price,
+            cpu=str(alloc.get("cpu", "")),
+            memory=str(alloc.get("memory", "")),
+            gpus=str(alloc.get("nvidia.com/gpu", "") or ""),
+            taints=taints,
+            ready=kube.is_true(node, "Ready"),
+            labels=labels,
+        )
+
+
+def node_infos(selector: str | None = None) -> dict[str, NodeInfo]:
+    return {n["metadata"]["name"]: NodeInfo.of(n) for n in nodes(selector)}
+
+
+def placement(namespace: str, selector: str | None = None) -> list[tuple[dict, NodeInfo | None]]:
+    """Each pod with the node it runs on (None while unscheduled)."""
+    infos = node_infos()
+    return [(p, infos.get((p.get("spec") or {}).get("nodeName") or ""))
+            for p in pods(namespace, selector)]
+
+
+def pending_reason(pod: dict) -> str | None:
+    meta = pod["metadata"]
+    return kube.scheduling_event(meta["name"], meta["namespace"])
+
+
+def wait_pods_ready(namespace: str, selector: str | None, count: int, timeout_s: float,
+                    on_tick: Callable[[float, int], None] | None = None) -> list[dict]:
+    """Wait until `count` pods matching `selector` are Ready; return them."""
+    ready: list[dict] = []
+
+    def check():
+        nonlocal ready
+        ready = [p for p in pods(namespace, selector) if is_ready(p)]
+        return len(ready) >= count
+
+    kube.wait_until(check, timeout_s, 0.25, f"{count} Ready pods in {namespace}",
+                    on_tick=(lambda t: on_tick(t, len(ready))) if on_tick else None)
+    return ready
+
+
+def wait_gone(kind_list: Callable[[], list], timeout_s: float, what: str) -> None:
+    kube.wait_until(lambda: not kind_list(), timeout_s, 0.5, what)
+
+
+def delete_namespace(name: str, timeout_s: float = 60) -> None:
+    """Delete a namespace and wait until it is gone (pods first, so nodes can empty)."""
+    if kube.get("v1", "Namespace", name) is None:
+        return
+    kube.delete("v1", "Namespace", name)
+    deadline = time.monotonic() + timeout_s
+    while kube.get("v1", "Namespace", name) is not None:
+        if time.monotonic() > deadline:
+            raise kube.WorkshopError(f"namespace {name} was not deleted within {timeout_s:.0f}s")
+        time.sleep(0.25)
