@@ -8,6 +8,7 @@ WorkshopError with the API's own reason, never as a client traceback.
 from __future__ import annotations
 
 import functools
+from datetime import datetime, timezone
 import json
 import os
 import time
@@ -140,6 +141,30 @@ def delete(api_version: str, kind: str, name: str, namespace: str | None = None)
     return call(resource(api_version, kind).delete, name=name, namespace=namespace) is not None
 
 
+def delete_all(api_version: str, kind: str, namespace: str) -> None:
+    """Delete every object of a kind in a namespace at once (no grace period)."""
+    # The dynamic client needs a selector for a collection delete; this one selects all.
+    call(resource(api_version, kind).delete, namespace=namespace,
+         field_selector=f"metadata.namespace={namespace}",
+         body={"propagationPolicy": "Background", "gracePeriodSeconds": 0})
+
+
+# Kinds a workload may create in a namespace, deleted by empty_namespace().
+NAMESPACED_KINDS = [
+    ("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("apps/v1", "DaemonSet"),
+    ("apps/v1", "ReplicaSet"), ("batch/v1", "Job"), ("batch/v1", "CronJob"),
+    ("policy/v1", "PodDisruptionBudget"), ("v1", "Service"), ("v1", "ConfigMap"),
+    ("v1", "PersistentVolumeClaim"), ("v1", "Pod"),
+]
+
+
+def empty_namespace(namespace: str) -> None:
+    """Delete the workloads in a namespace at once (pods with no grace period), much
+    faster than deleting the namespace (the namespace controller takes ~5 s)."""
+    for api_version, kind in NAMESPACED_KINDS:
+        delete_all(api_version, kind, namespace)
+
+
 def condition(obj: dict | None, type_: str) -> dict | None:
     for cond in ((obj or {}).get("status") or {}).get("conditions") or []:
         if cond.get("type") == type_:
@@ -233,8 +258,15 @@ class Applied:
         return f"{self.kind.lower()}/{self.name}{ns} {self.action}"
 
 
-def ensure_namespace(name: str, field_manager: str) -> None:
-    if get("v1", "Namespace", name) is None:
+def ensure_namespace(name: str, field_manager: str, timeout_s: float = 60) -> None:
+    """Create the namespace if needed; if it is still terminating (a reset just ran),
+    wait for it to go first, since nothing can be created in a terminating namespace."""
+    ns = get("v1", "Namespace", name)
+    if ns is not None and ns["metadata"].get("deletionTimestamp"):
+        wait_until(lambda: get("v1", "Namespace", name) is None, timeout_s, 0.25,
+                   f"namespace {name} to finish terminating")
+        ns = None
+    if ns is None:
         apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}],
               field_manager=field_manager)
 
@@ -300,9 +332,19 @@ def wait_until(predicate: Callable[[], Any], timeout_s: float, interval_s: float
 # ---------------------------------------------------------------- events
 
 
-def _event_time(ev: dict) -> str:
-    return (ev.get("lastTimestamp") or ev.get("eventTime") or
+def _event_time(ev: dict) -> datetime:
+    """Events carry lastTimestamp (seconds; Karpenter) or eventTime (microseconds; the
+    scheduler): compare them as times, not strings."""
+    text = (ev.get("lastTimestamp") or ev.get("eventTime") or
             (ev.get("metadata") or {}).get("creationTimestamp") or "")
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.min.replace(tzinfo=timezone.utc)
+
+
+def event_source(ev: dict) -> str:
+    return (ev.get("source") or {}).get("component") or ev.get("reportingComponent") or ""
 
 
 def events_for(kind: str, name: str, namespace: str | None = None,
@@ -325,10 +367,12 @@ def events_for(kind: str, name: str, namespace: str | None = None,
 
 
 def scheduling_event(pod_name: str, namespace: str) -> str | None:
-    """The newest FailedScheduling message for a pod (Karpenter's or the scheduler's)."""
+    """Why a pod is Pending: Karpenter's newest FailedScheduling message if it has one
+    (it names NodePools, limits and taints), otherwise the scheduler's."""
     events = events_for("Pod", pod_name, namespace, reason="FailedScheduling")
     if not events:
         return None
-    ev = events[-1]
-    source = (ev.get("source") or {}).get("component") or ev.get("reportingComponent") or ""
+    karpenter = [e for e in events if event_source(e) == "karpenter"]
+    ev = (karpenter or events)[-1]
+    source = event_source(ev)
     return f"{source + ': ' if source else ''}{ev.get('message', '').strip()}"

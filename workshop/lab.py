@@ -4,6 +4,9 @@
     %%apply 1.1                   # a cell of YAML, applied server-side (exercise id optional)
     check("1.1")                  # grade an exercise; shows a table, returns the Report
     show.nodes(); show.pods()     # small tables: instance type, zone, capacity, pool, price
+    show.nodeclaims(); show.events()   # what Karpenter launched, and the story in events
+    show.offerings(pool=..., cpu="5", memory="5Gi")   # the catalog: why this instance type
+    show.status()                 # the local processes (control plane, kwok, Karpenter)
     wait_for.pods(5, app="inflate"); wait_for.no_nodes(pool="team-payments")
 
 Solution mode (WORKSHOP_SOLUTIONS=1, used by CI through nbval): an `%%apply N.M` cell
@@ -21,6 +24,7 @@ import html
 import os
 import shlex
 import time
+from datetime import datetime, timedelta, timezone
 
 from . import grading, kube, lessons, observe
 from .errors import WorkshopError
@@ -70,14 +74,21 @@ def _display_html(markup: str) -> None:
     display(HTML(markup))
 
 
-def _error_box(exc: WorkshopError) -> None:
+def _error_html(exc: WorkshopError) -> str:
     lines = [f"<b>✗ {html.escape(exc.message)}</b>"]
     if exc.detail:
         lines.append(f"<pre style='margin:4px 0'>{html.escape(exc.detail)}</pre>")
     if exc.fix:
         lines.append(f"<i>fix:</i> {html.escape(exc.fix)}")
-    _display_html("<div style='border-left:4px solid #d33;padding:4px 8px'>"
-                  + "<br>".join(lines) + "</div>")
+    return ("<div style='border-left:4px solid #d33;padding:4px 8px'>"
+            + "<br>".join(lines) + "</div>")
+
+
+def _error_box(exc: WorkshopError, handle=None) -> None:
+    if handle is not None:  # replace a "… checking" line rather than leave it behind
+        handle.update(_html_obj(_error_html(exc)))
+    else:
+        _display_html(_error_html(exc))
 
 
 def _table(headers: list[str], rows: list[list]) -> str:
@@ -154,7 +165,7 @@ def check(exercise: str, wait: bool = True) -> grading.Report | None:
     try:
         report = lessons.grade(exercise, on_progress=progress, wait=wait)
     except grading.UnknownExercise as exc:
-        _error_box(WorkshopError(str(exc), fix="use an exercise id from this lesson"))
+        _error_box(WorkshopError(str(exc), fix="use an exercise id from this lesson"), handle)
         if solution_mode():
             raise
         return None
@@ -189,9 +200,26 @@ def _html_obj(markup: str):
 # ---------------------------------------------------------------- show / wait_for
 
 
+def _friendly(fn):
+    """show.* and wait_for.*: a known problem (the cluster is down, ...) prints as a short
+    message with its fix, never a traceback; solution mode (CI) still fails on it."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except WorkshopError as exc:
+            _error_box(exc)
+            if solution_mode():
+                raise
+    return wrapper
+
+
 class _Show:
     """Small tables of what the cluster did."""
 
+    @_friendly
     def nodes(self, pool: str | None = None) -> None:
         sel = f"{observe.NODEPOOL_LABEL}={pool}" if pool else None
         infos = sorted(observe.node_infos(sel).values(), key=lambda i: (i.nodepool, i.name))
@@ -204,6 +232,7 @@ class _Show:
         _display_html(_table(["node", "instance type", "zone", "capacity", "arch", "pool",
                               "price", "cpu", "memory", "gpus", "taints"], rows))
 
+    @_friendly
     def pods(self, namespace: str | None = None, app: str | None = None) -> None:
         ns = namespace or _default_namespace(None)
         rows = []
@@ -218,21 +247,224 @@ class _Show:
             return
         _display_html(_table(["pod", "status", "instance type", "pool", "why pending"], rows))
 
+    @_friendly
     def nodepools(self) -> None:
         rows = []
         for np in kube.list_("karpenter.sh/v1", "NodePool"):
             ready = kube.condition(np, "Ready") or {}
             limits = (np.get("spec") or {}).get("limits") or {}
             used = (np.get("status") or {}).get("resources") or {}
-            rows.append([np["metadata"]["name"], ready.get("status", "?"),
+            rows.append([np["metadata"]["name"], _pool_readiness(np, ready),
                          ", ".join(f"{k}={v}" for k, v in limits.items()) or "-",
                          ", ".join(f"{k}={v}" for k, v in used.items() if k in ("cpu", "memory", "nvidia.com/gpu")) or "-"])
         _display_html(_table(["NodePool", "Ready", "limits", "in use"], rows))
 
 
+    @_friendly
+    def nodeclaims(self, pool: str | None = None) -> None:
+        """Karpenter's NodeClaims: what it launched, for which pool, and how far it got."""
+        rows = []
+        for nc in sorted(observe.nodeclaims(pool), key=lambda c: c["metadata"]["name"]):
+            labels = nc["metadata"].get("labels") or {}
+            status = nc.get("status") or {}
+            rows.append([nc["metadata"]["name"], labels.get(observe.NODEPOOL_LABEL, "-"),
+                         labels.get("node.kubernetes.io/instance-type", "-"),
+                         labels.get(observe.CAPACITY_LABEL, "-"),
+                         labels.get("topology.kubernetes.io/zone", "-"),
+                         _claim_state(nc), (status.get("nodeName") or "-")[:40],
+                         _age(nc["metadata"].get("creationTimestamp"))])
+        if not rows:
+            _display_html("<i>no NodeClaims</i>" + (f" for NodePool {html.escape(pool)}" if pool else ""))
+            return
+        _display_html(_table(["NodeClaim", "pool", "instance type", "capacity", "zone",
+                              "state", "node", "age"], rows))
+
+    @_friendly
+    def events(self, minutes: float = 5, namespace: str | None = None) -> None:
+        """The story of the last few minutes, oldest first: the lesson's pods and
+        Deployments, and Karpenter's NodeClaims, Nodes and NodePools. Repeats of the same
+        event (e.g. five pods Nominated) are folded into one row."""
+        ns = namespace or _default_namespace(None)
+        since = datetime.now(timezone.utc) - timedelta(minutes=minutes)
+        evs = [e for e in _events(ns) if e[0] >= since]
+        if ns != "default":
+            evs += [e for e in _events("default") if e[0] >= since
+                    and e[1].get("involvedObject", {}).get("kind") in ("NodeClaim", "Node", "NodePool")
+                    and not _healthy_pool_event(e[1])]
+        evs.sort(key=lambda e: e[0])
+        groups: list[list] = []  # [time, who, kind, names, reason, message, count]
+        for when, ev in evs:
+            obj = ev.get("involvedObject") or {}
+            who = ((ev.get("source") or {}).get("component") or ev.get("reportingComponent")
+                   or "")
+            key = (who, obj.get("kind", ""), ev.get("reason", ""))
+            count = ev.get("count") or ((ev.get("series") or {}).get("count")) or 1
+            if groups and tuple(groups[-1][1:3]) + (groups[-1][4],) == key:
+                groups[-1][3].add(obj.get("name", ""))
+                groups[-1][6] += count
+                continue
+            groups.append([when, who, obj.get("kind", ""), {obj.get("name", "")},
+                           ev.get("reason", ""), (ev.get("message") or "").strip(), count])
+        if not groups:
+            _display_html(f"<i>no events in the last {minutes:g} minutes</i>")
+            return
+        rows = []
+        for when, who, kind, names, reason, message, count in groups:
+            what = (f"{len(names)} {kind}s" if len(names) > 1
+                    else f"{kind} {next(iter(names))}"[:60])
+            times = f" (×{count})" if count > 1 else ""
+            rows.append([when.astimezone().strftime("%H:%M:%S"), who, what, reason + times,
+                         message[:200]])
+        _display_html(_table(["time", "from", "object", "reason", "message (first)"], rows))
+
+    @_friendly
+    def offerings(self, pool: str | None = None, cpu: str | None = None,
+                  memory: str | None = None, top: int = 8) -> None:
+        """The catalog through a NodePool's requirements, cheapest first.
+
+        With cpu/memory (the pods' total requests, e.g. cpu="5", memory="5Gi") it marks
+        which instance types can hold them and the offering Karpenter would pick: the
+        cheapest one that fits (allocatable = capacity minus 100m CPU and 10Mi kept for
+        the kubelet)."""
+        from . import catalog as catalog_mod
+
+        try:
+            reqs = _pool_requirements(pool) if pool else []
+            cat = catalog_mod.load_catalog()
+            cpu_m = memory_mi = None
+            if cpu is not None or memory is not None:
+                cpu_m = int(catalog_mod.parse_quantity(str(cpu or "0")) * 1000)
+                memory_mi = int(catalog_mod.parse_quantity(str(memory or "0")) / 2**20)
+        except ValueError as exc:
+            _error_box(WorkshopError(str(exc), fix='write quantities as Kubernetes does, e.g. cpu="500m", memory="512Mi"'))
+            return
+        except WorkshopError as exc:
+            _error_box(exc)
+            return
+        admitted = cat.admitted(reqs)
+        # One row per instance type and capacity type, in its cheapest zone.
+        best: dict = {}
+        for o in sorted(admitted, key=lambda o: (o.price, o.instance_type, o.zone)):
+            best.setdefault((o.instance_type, o.capacity_type), o)
+        offers = sorted(best.values(), key=lambda o: (o.price, o.instance_type, o.capacity_type))
+        pick = (cat.cheapest(reqs, cpu_m, memory_mi) if cpu_m is not None else None)
+        shown = offers[:top]
+        if pick is not None and not any(o.instance_type == pick.instance_type
+                                        and o.capacity_type == pick.capacity_type for o in shown):
+            shown.append(None)  # a gap, then Karpenter's pick further down the list
+            shown.append(best[(pick.instance_type, pick.capacity_type)])
+        rows = []
+        for o in shown:
+            if o is None:
+                rows.append(["…"] + [""] * (7 + (cpu_m is not None)))
+                continue
+            it = cat.by_name(o.instance_type)
+            row = [o.instance_type, o.capacity_type, o.zone, it.arch, it.vcpu,
+                   f"{it.memory_mib / 1024:g}Gi",
+                   f"{it.allocatable_cpu_millis}m / {it.allocatable_memory_mib}Mi",
+                   f"${o.price:.4f}/h"]
+            if cpu_m is not None:
+                fits = it.fits(cpu_m, memory_mi)
+                mark = "✓" if fits else "✗ too small"
+                if pick is not None and (o.instance_type, o.capacity_type, o.zone) == \
+                        (pick.instance_type, pick.capacity_type, pick.zone):
+                    mark = "✓ ← cheapest that fits"
+                row.append(mark)
+            rows.append(row)
+        headers = ["instance type", "capacity", "cheapest zone", "arch", "vCPU", "memory",
+                   "allocatable", "price"]
+        if cpu_m is not None:
+            headers.append(f"holds {cpu} CPU, {memory}?")
+        where = f"NodePool <code>{html.escape(pool)}</code> admits" if pool else "The catalog has"
+        head = f"{where} {html.escape(catalog_mod.describe_set(admitted))}."
+        if cpu_m is not None and pick is None:
+            head += f" <b>None of them can hold {html.escape(str(cpu))} CPU and {html.escape(str(memory))}.</b>"
+        _display_html(head + ("<br>" + _table(headers, rows) if rows else ""))
+
+    @_friendly
+    def status(self) -> None:
+        """The local processes standing in for EKS: control plane, kwok and Karpenter."""
+        from . import lifecycle
+
+        rows = [[r.name, r.status, r.pid or "-", r.port or "-",
+                 lifecycle.fmt_uptime(r.uptime_s), f"{r.rss_mib:.0f} MiB" if r.rss_mib else "-"]
+                for r in lifecycle.status_rows()]
+        if not rows:
+            _display_html("<i>no workshop cluster yet: run <code>make up</code> in a terminal</i>")
+            return
+        note = ("" if all(r[1] == "running" for r in rows)
+                else "<br><b>Something is stopped:</b> run <code>make up</code> in a terminal (it heals the cluster).")
+        _display_html(_table(["component", "status", "pid", "port", "uptime", "memory"], rows) + note)
+
+
+def _pool_readiness(np: dict, ready: dict) -> str:
+    """"True", or why not: each failing condition with Karpenter's message."""
+    if ready.get("status") == "True":
+        return "True"
+    why = [f"{c.get('type')}: {c.get('message') or c.get('reason') or c.get('status')}"
+           for c in (np.get("status") or {}).get("conditions") or []
+           if c.get("type") != "Ready" and c.get("status") == "False"]
+    return f"{ready.get('status', 'no status yet')}" + (" (" + "; ".join(why) + ")" if why else "")
+
+
+def _claim_state(nc: dict) -> str:
+    if (nc.get("metadata") or {}).get("deletionTimestamp"):
+        return "deleting"
+    state = "launching"
+    for cond in ("Launched", "Registered", "Initialized", "Ready"):
+        if kube.is_true(nc, cond):
+            state = cond
+    return state
+
+
+def _healthy_pool_event(ev: dict) -> bool:
+    """A NodePool condition turning True: noise next to the pods' story."""
+    return ((ev.get("involvedObject") or {}).get("kind") == "NodePool"
+            and "-> True" in (ev.get("message") or ""))
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _age(created: str | None) -> str:
+    when = _parse_time(created)
+    if when is None:
+        return "-"
+    seconds = max(0.0, (datetime.now(timezone.utc) - when).total_seconds())
+    return f"{seconds:.0f}s" if seconds < 120 else f"{seconds / 60:.0f}m"
+
+
+def _events(namespace: str) -> list[tuple[datetime, dict]]:
+    items = kube.call(kube.core().list_namespaced_event, namespace)
+    out = []
+    for ev in (kube.api_client().sanitize_for_serialization(e) for e in (items.items if items else [])):
+        when = _parse_time(ev.get("eventTime") or ev.get("lastTimestamp")
+                           or ev.get("firstTimestamp")
+                           or (ev.get("metadata") or {}).get("creationTimestamp"))
+        if when is not None:
+            out.append((when, ev))
+    return out
+
+
+def _pool_requirements(pool: str) -> list[dict]:
+    np = kube.get("karpenter.sh/v1", "NodePool", pool)
+    if np is None:
+        names = ", ".join(n["metadata"]["name"] for n in kube.list_("karpenter.sh/v1", "NodePool"))
+        raise WorkshopError(f"there is no NodePool `{pool}`",
+                            fix=f"NodePools in the cluster: {names or 'none'}")
+    return ((np.get("spec") or {}).get("template") or {}).get("spec", {}).get("requirements") or []
+
+
 class _WaitFor:
     """Waits that show progress while Karpenter works."""
 
+    @_friendly
     def pods(self, count: int, app: str | None = None, namespace: str | None = None,
              timeout_s: float = 90) -> None:
         ns = namespace or _default_namespace(None)
@@ -248,8 +480,10 @@ class _WaitFor:
             msg = f"✓ {count} pods Ready after {time.monotonic() - start:.1f}s"
             handle.update(_html_obj(msg)) if handle else print(msg)
         except WorkshopError as exc:
-            _error_box(WorkshopError(exc.message, fix="show.pods() says why pods are pending"))
+            _error_box(WorkshopError(exc.message, detail=exc.detail,
+                                     fix=exc.fix or "show.pods() says why pods are pending"))
 
+    @_friendly
     def no_nodes(self, pool: str | None = None, timeout_s: float = 120) -> None:
         sel = f"{observe.NODEPOOL_LABEL}={pool}" if pool else f"{observe.NODEPOOL_LABEL}"
         handle = _live_handle()

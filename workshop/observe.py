@@ -119,13 +119,9 @@ def wait_gone(kind_list: Callable[[], list], timeout_s: float, what: str) -> Non
     kube.wait_until(lambda: not kind_list(), timeout_s, 0.5, what)
 
 
-def delete_namespace(name: str, timeout_s: float = 60) -> None:
-    """Delete a namespace and wait until it is gone (pods first, so nodes can empty)."""
+def delete_namespace(name: str) -> None:
+    """Empty a namespace (fast), then delete it without waiting for the controller."""
     if kube.get("v1", "Namespace", name) is None:
         return
+    kube.empty_namespace(name)
     kube.delete("v1", "Namespace", name)
-    deadline = time.monotonic() + timeout_s
-    while kube.get("v1", "Namespace", name) is not None:
-        if time.monotonic() > deadline:
-            raise kube.WorkshopError(f"namespace {name} was not deleted within {timeout_s:.0f}s")
-        time.sleep(0.25)

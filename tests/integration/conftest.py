@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import pytest
 
@@ -13,11 +14,9 @@ _counter = itertools.count()
 
 @pytest.fixture
 def ns(cluster, request):
-    name = f"t{next(_counter)}-{request.node.name.lower().replace('_', '-')}"[:50].rstrip("-")
+    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower().removeprefix("test_"))
+    name = f"t{next(_counter)}-{slug}"[:40].strip("-")
     kube.ensure_namespace(name, field_manager="tests")
     yield name
     observe.delete_namespace(name)
 
-
-def apply(*objs, namespace=None):
-    return kube.apply(list(objs), field_manager="tests", default_namespace=namespace)

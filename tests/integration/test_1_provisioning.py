@@ -7,11 +7,14 @@ import pytest
 from workshop import kube, observe, platform
 from workshop.workloads import GPU_TOLERATION, deployment
 
-from .conftest import apply
 
 pytestmark = pytest.mark.cluster
 
 GENERAL = "system-service-general-purpose"
+
+
+def apply(*objs):
+    return kube.apply(list(objs), field_manager="tests")
 
 
 def landed(ns: str, app: str, count: int = 1, timeout_s: float = 60):

@@ -1,7 +1,7 @@
 """`make up` / `make down` / `make status` behave as promised, faults included.
 
 These stop and start parts of the cluster, so they run after the provisioning tests
-(pytest runs files in name order) and each leaves the cluster up again.
+(pytest runs files in name order: test_1_, then test_2_) and each leaves the cluster up again.
 """
 
 from __future__ import annotations

@@ -1,0 +1,67 @@
+"""kwokctl config rendering and YAML parsing: the learner-facing error messages."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from workshop import cluster, kube, procs, toolchain
+from workshop.errors import WorkshopError
+
+
+def test_kwokctl_config_is_loopback_binary_runtime_with_our_binaries(tmp_path):
+    text = cluster.render_config(tmp_path / "bin", toolchain.Versions.load())
+    cfg = yaml.safe_load(text)
+    opts = cfg["options"]
+    assert cfg["kind"] == "KwokctlConfiguration"
+    assert opts["runtime"] == "binary" and opts["bindAddress"] == "127.0.0.1"
+    assert opts["kubeVersion"] == "v1.35.1"
+    for key in ("kubeBinaryPrefix", "kubectlBinary", "etcdBinary", "kwokControllerBinary"):
+        assert str(opts[key]).startswith(str(tmp_path / "bin")), key
+    assert "$" not in text  # every placeholder filled
+
+
+def test_broken_yaml_points_at_the_line():
+    with pytest.raises(WorkshopError) as err:
+        kube.parse_manifests("apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n   bad: indent\n")
+    assert "line 5" in err.value.message
+
+
+def test_list_where_a_map_belongs():
+    with pytest.raises(WorkshopError) as err:
+        kube.parse_manifests("- apiVersion: v1\n  kind: Pod\n")
+    assert "a list" in err.value.message and "`-`" in err.value.fix
+
+
+def test_object_without_kind_or_name():
+    with pytest.raises(WorkshopError, match="has no kind, metadata.name"):
+        kube.parse_manifests("apiVersion: v1\nmetadata: {}\n")
+
+
+def test_comment_only_yaml_is_empty_and_lists_are_flattened():
+    assert kube.parse_manifests("# nothing yet\n") == []
+    objs = kube.parse_manifests(
+        "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n")
+    assert [o["metadata"]["name"] for o in objs] == ["a"]
+
+
+def test_pid_checks_look_at_the_command_line():
+    me = os.getpid()
+    assert not procs.is_running(me, "kube-apiserver")
+    assert procs.is_running(me, Path(procs.cmdline(me)[0]).name)
+    assert not procs.is_running(None, "etcd") and not procs.is_running(2**22 + 7, "etcd")
+
+
+def test_port_holder_names_the_listener():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        holder = procs.port_holder(port)
+        assert procs.port_in_use(port)
+        assert holder and holder.pid == os.getpid()

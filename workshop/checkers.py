@@ -1,0 +1,838 @@
+"""Check builders named for the fact they check, so a lesson module reads like its contract.
+
+    deployment_in_namespace("1.1.deployment", "inflate")
+    pods_ready_on_pool("1.1.ready", "inflate", 5, "system-service-general-purpose")
+
+Each builder returns a `grading.Check` whose function takes the lesson's `Context`
+(`ctx.namespace`, `ctx.catalog`, see workshop/lessons.py) and looks at the live cluster.
+Every diagnosis lives here once: a lesson only says which fact, which object, which values.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from fractions import Fraction
+from typing import Any, Callable, Iterable, Mapping
+
+from . import catalog, karpenter, kube, observe, paths, platform
+from .grading import (Check, ClusterUnavailable, Outcome, failed, missing, passed, waiting)
+
+DEPLOYMENT_API = "apps/v1"
+NODEPOOL_API = platform.NODEPOOL_API
+NODECLASS_GROUP, NODECLASS_VERSION = platform.NODECLASS_API.split("/")
+NODECLASS_KIND = "KWOKNodeClass"
+
+# Pods should be Ready within a minute (kwok nodes start at once; Karpenter batches for at
+# most 3 s). Empty nodes go after consolidateAfter + Karpenter's 10 s poll + 15 s validation.
+READY_WAIT_S = 60
+CONSOLIDATION_WAIT_S = 60
+NODEPOOL_READY_WAIT_S = 15
+# Karpenter posts "cannot schedule" once per pod and keeps it for minutes, so a quoted
+# event may predate the learner's fix. Only call it final once it has held this long
+# across consecutive polls (Karpenter reacts to a fix within its 3 s batch window).
+KARPENTER_VERDICT_HOLD_S = 8
+EVENT_CHARS = 400
+
+# Labels Karpenter or the kubelet put on every node besides the catalog's.
+NODE_LABEL_KEYS = frozenset({
+    "kubernetes.io/hostname", "karpenter.sh/nodepool", "karpenter.sh/initialized",
+    "karpenter.sh/registered", "karpenter.kwok.sh/kwoknodeclass", "type",
+})
+
+
+def _check(check_id: str, title: str, fn: Callable[[Any], Outcome], **kw) -> Check:
+    return Check(check_id, title, fn, **kw)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+# ------------------------------------------------------------------ the environment
+
+
+def cluster_reachable(check_id: str, title: str = "The cluster's API server answers") -> Check:
+    def fn(ctx) -> Outcome:
+        if not kube.ready():
+            # Nothing else can be checked: the runner stops and repeats this on every check.
+            raise ClusterUnavailable("the workshop cluster is not running (no API server)",
+                                     "run `make up` to start it")
+        return passed("API server answers", "API server answers")
+
+    return _check(check_id, title, fn)
+
+
+def karpenter_running(check_id: str, title: str = "Karpenter is running and ready") -> Check:
+    def fn(ctx) -> Outcome:
+        state = karpenter.state()
+        where = f"Karpenter (pid file in {paths.KARPENTER_DIR})"
+        if not state.running:
+            return failed("running", "not running",
+                          "Karpenter is not running, so nothing launches nodes: run `make up` "
+                          "to start it again", where)
+        if not karpenter.healthy(state.health_port):
+            return failed("ready (/readyz answers)", f"pid {state.pid} runs but is not ready",
+                          "Karpenter is stuck: run `make up` to restart it "
+                          "(`make status` shows its state)", where)
+        return passed("running and ready", f"pid {state.pid}, ready")
+
+    return _check(check_id, title, fn)
+
+
+def _condition_text(cond: Mapping | None) -> str:
+    if not cond:
+        return "no status yet"
+    text = f"{cond.get('type')}={cond.get('status')} {cond.get('reason') or ''}".strip()
+    return f"{text}: {cond['message']}" if cond.get("message") else text
+
+
+def nodeclass_ready(check_id: str, name: str = platform.NODECLASS,
+                    title: str = "The platform's node class is Ready") -> Check:
+    def fn(ctx) -> Outcome:
+        obj = kube.get(platform.NODECLASS_API, NODECLASS_KIND, name)
+        where = f"{NODECLASS_KIND} {name}"
+        if obj is None:
+            return missing(f"{where}, Ready",
+                           "the platform's node class is gone: run `make up` to restore it", where)
+        if not kube.is_true(obj, "Ready"):
+            return failed("Ready", _condition_text(kube.condition(obj, "Ready")),
+                          "run `make up`: it re-applies and marks the platform's node class", where)
+        return passed("Ready", "Ready")
+
+    return _check(check_id, title, fn)
+
+
+def _platform_spec(name: str) -> dict:
+    for obj in kube.load_manifest_files(platform.manifest_files()):
+        if obj["kind"] == "NodePool" and obj["metadata"]["name"] == name:
+            return obj["spec"]
+    raise KeyError(f"no NodePool {name} in {paths.PLATFORM_DIR}")
+
+
+def _spec_diff(want: Any, live: Any, path: str) -> tuple[list[str], list[str]]:
+    """(changed, added) field paths: values differing from the manifest, fields it lacks."""
+    if isinstance(want, dict) and isinstance(live, dict):
+        changed: list[str] = []
+        added: list[str] = []
+        for key in want:
+            c, a = _spec_diff(want[key], live.get(key), f"{path}.{key}")
+            changed += c
+            added += a
+        added += [f"{path}.{key}" for key in live if key not in want]
+        return changed, added
+    if live is None:
+        return [f"{path} removed"], []
+    # str(): a limit written `1000` or `"1000"` is the same value.
+    same = (str(want) == str(live) if not isinstance(want, (dict, list))
+            else want == live)
+    return ([] if same else [f"{path}: {_short(live)} (platform: {_short(want)})"]), []
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def default_nodepool_intact(check_id: str, name: str, title: str | None = None) -> Check:
+    """A platform NodePool exists, matches cluster/platform/ and is Ready."""
+    where = f"NodePool {name}"
+
+    def fn(ctx) -> Outcome:
+        live = kube.get(NODEPOOL_API, "NodePool", name)
+        if live is None:
+            return missing(f"{where}, as the platform installs it",
+                           "a platform default NodePool was deleted: run `make up` to restore it",
+                           where)
+        changed, added = _spec_diff(_platform_spec(name), live.get("spec") or {}, "spec")
+        if added:
+            return failed("the platform's spec", "added by hand: " + ", ".join(added[:3]),
+                          f"platform defaults are not edited by hand: remove what was added "
+                          f"(`kubectl edit nodepool {name}`), then run `make up` to restore it",
+                          where)
+        if changed:
+            return failed("the platform's spec", "; ".join(changed[:3]),
+                          "platform defaults are not edited by hand: run `make up` to restore "
+                          "it (a custom NodePool is where your own settings go)", where)
+        if not kube.is_true(live, "Ready"):
+            return _nodepool_not_ready(live, where)
+        return passed("as installed, Ready", "as installed, Ready")
+
+    return _check(check_id, title or f"Default NodePool {name} is untouched and Ready", fn)
+
+
+# ------------------------------------------------------------------ NodePools
+
+
+def _nodepool(name: str) -> dict | None:
+    return kube.get(NODEPOOL_API, "NodePool", name)
+
+
+def _absent_nodepool(name: str) -> Outcome:
+    return missing(f"NodePool {name}",
+                   f"create NodePool `{name}` (cluster-scoped: it has no namespace)",
+                   f"NodePool {name}")
+
+
+def nodepool_exists(check_id: str, name: str, title: str | None = None) -> Check:
+    def fn(ctx) -> Outcome:
+        obj = _nodepool(name)
+        return passed("exists", "exists") if obj else _absent_nodepool(name)
+
+    return _check(check_id, title or f"NodePool {name} exists", fn)
+
+
+def _template_spec(pool: dict) -> dict:
+    return ((pool.get("spec") or {}).get("template") or {}).get("spec") or {}
+
+
+def nodepool_uses_nodeclass(check_id: str, name: str, nodeclass: str = platform.NODECLASS,
+                            title: str | None = None) -> Check:
+    want = {"group": NODECLASS_GROUP, "kind": NODECLASS_KIND, "name": nodeclass}
+    where = f"NodePool {name} .spec.template.spec.nodeClassRef"
+
+    def fn(ctx) -> Outcome:
+        pool = _nodepool(name)
+        if pool is None:
+            return _absent_nodepool(name)
+        ref = _template_spec(pool).get("nodeClassRef") or {}
+        found = "/".join(str(ref.get(k, "?")) for k in ("group", "kind", "name"))
+        expected = "/".join(want.values())
+        if ref.get("group") != want["group"] or ref.get("kind") != want["kind"]:
+            return failed(expected, found,
+                          f"this cluster runs Karpenter's kwok provider: its node classes are "
+                          f"kind {NODECLASS_KIND} in group {NODECLASS_GROUP} (EC2NodeClass is "
+                          "the AWS provider's)", where)
+        if ref.get("name") != nodeclass:
+            return failed(expected, found,
+                          f"there is no node class named `{ref.get('name')}`: "
+                          "`kubectl get kwoknodeclasses` lists the platform's", where)
+        return passed(expected, found, where)
+
+    return _check(check_id, title or f"NodePool {name} uses node class {nodeclass}", fn)
+
+
+def _nodepool_not_ready(pool: dict, where: str) -> Outcome:
+    conds = (pool.get("status") or {}).get("conditions") or []
+    ready = kube.condition(pool, "Ready")
+    # Ready=False only says "UnhealthyDependents": the dependent conditions say why.
+    why = [c for c in conds if c.get("type") != "Ready" and c.get("status") == "False"]
+    found = "; ".join(_condition_text(c) for c in (why or [ready]))
+    kinds = {c.get("type") for c in why}
+    if "NodeClassReady" in kinds:
+        hint = ("Karpenter cannot find or use the node class this NodePool references: "
+                "check nodeClassRef")
+    elif "ValidationSucceeded" in kinds:
+        hint = "Karpenter rejected this NodePool's spec: the message says which field"
+    else:
+        hint = "the NodePool is not Ready: read Karpenter's reason"
+    return failed("Ready", found, hint, where)
+
+
+def nodepool_ready(check_id: str, name: str, title: str | None = None,
+                   wait_s: float = NODEPOOL_READY_WAIT_S) -> Check:
+    where = f"NodePool {name} .status.conditions"
+
+    def fn(ctx) -> Outcome:
+        pool = _nodepool(name)
+        if pool is None:
+            return _absent_nodepool(name)
+        ready = kube.condition(pool, "Ready")
+        if ready and ready.get("status") == "True":
+            return passed("Ready", "Ready", where)
+        if ready and ready.get("status") == "False":
+            return _nodepool_not_ready(pool, where)
+        ref = _template_spec(pool).get("nodeClassRef") or {}
+        if not (pool.get("status") or {}).get("conditions") and (
+                ref.get("group"), ref.get("kind")) != (NODECLASS_GROUP, NODECLASS_KIND):
+            # Seen on v1.14: Karpenter never reconciles (nor reports on) a NodePool whose
+            # node class kind it does not serve; it would wait forever for a status.
+            return failed("Ready", "no status: Karpenter ignores this NodePool",
+                          f"Karpenter ignores a NodePool whose nodeClassRef is not a "
+                          f"{NODECLASS_KIND} ({NODECLASS_GROUP}): check nodeClassRef", where)
+        return waiting("Ready", _condition_text(ready),
+                       "Karpenter has not reported on this NodePool yet", where)
+
+    return _check(check_id, title or f"NodePool {name} is Ready", fn, wait_s=wait_s)
+
+
+def _known_values(offerings: Iterable[catalog.Offering], key: str) -> list[str]:
+    return sorted({o.labels[key] for o in offerings if key in o.labels})
+
+
+def _requirement_problem(cat: catalog.Catalog, reqs: list[dict]) -> str | None:
+    """A hint for the first requirement that can never mean what it says, else None."""
+    for req in reqs:
+        key, op, values = req.get("key", ""), req.get("operator"), req.get("values") or []
+        if key not in cat.label_keys:
+            # Custom keys (team: ...) just become node labels; a misspelt well-known key
+            # silently narrows nothing, which is worth saying.
+            if any(d in key for d in ("kubernetes.io", "karpenter.", "k8s.aws")):
+                return (f"no offering carries label `{key}`: this requirement narrows nothing "
+                        "(check the key's spelling)")
+            continue
+        if op not in ("In", "NotIn"):
+            continue
+        known = _known_values(cat.offerings, key)
+        unknown = [v for v in values if v not in known]
+        if unknown:
+            return (f"no offering has `{key}` = `{unknown[0]}` (values are exact and "
+                    f"case-sensitive; offerings use: {', '.join(known[:8])})")
+    return None
+
+
+def nodepool_admits_exactly(check_id: str, name: str, expected_requirements: list[dict],
+                            title: str | None = None) -> Check:
+    """The offerings a NodePool's requirements admit are exactly those of `expected_requirements`.
+
+    Graded on meaning, not spelling: any requirements admitting the same offerings pass.
+    """
+    where = f"NodePool {name} .spec.template.spec.requirements"
+
+    def fn(ctx) -> Outcome:
+        pool = _nodepool(name)
+        if pool is None:
+            return _absent_nodepool(name)
+        cat = ctx.catalog
+        expected = cat.admitted(expected_requirements)
+        want = catalog.describe_set(expected)
+        reqs = list(_template_spec(pool).get("requirements") or [])
+        try:
+            found = cat.admitted(reqs)
+        except catalog.CatalogError as exc:
+            return failed(want, exc.message, "fix this requirement's operator or values", where)
+        if found == expected:
+            return passed(want, catalog.describe_set(found), where)
+        problem = _requirement_problem(cat, reqs)
+        if problem:
+            return failed(want, catalog.describe_set(found), problem, where)
+        if not found:
+            return failed(want, "no offerings",
+                          "no offering satisfies all these requirements together: Karpenter "
+                          "could never launch a node (compare with the catalog)", where)
+        return failed(want, catalog.diff_sets(expected, found),
+                      "these requirements admit other offerings than the exercise asks for: "
+                      "narrow or widen them", where)
+
+    return _check(check_id, title or f"NodePool {name} admits exactly the asked offerings", fn)
+
+
+def nodepool_template_labels(check_id: str, name: str, labels: Mapping[str, str],
+                             title: str | None = None) -> Check:
+    where = f"NodePool {name} .spec.template.metadata.labels"
+    expected = ", ".join(f"{k}: {v}" for k, v in labels.items())
+
+    def fn(ctx) -> Outcome:
+        pool = _nodepool(name)
+        if pool is None:
+            return _absent_nodepool(name)
+        have = (((pool.get("spec") or {}).get("template") or {}).get("metadata") or {}
+                ).get("labels") or {}
+        found = ", ".join(f"{k}: {v}" for k, v in have.items()) or "no labels"
+        for key, value in labels.items():
+            if have.get(key) == value:
+                continue
+            if key in have:
+                return failed(expected, found,
+                              f"label `{key}` has value `{have[key]}`: check the value's "
+                              "spelling", where)
+            if value in have.values():
+                other = next(k for k, v in have.items() if v == value)
+                return failed(expected, found,
+                              f"label key `{other}` is not the one asked for: check the key's "
+                              "spelling", where)
+            return failed(expected, found,
+                          f"no label `{key}`: labels under template.metadata become node "
+                          "labels, which pods select", where)
+        return passed(expected, found, where)
+
+    return _check(check_id, title or f"NodePool {name} labels its nodes", fn)
+
+
+def _quantity_hint(resource: str, text: str, want: Fraction) -> str:
+    try:
+        value = catalog.parse_quantity(text)
+    except ValueError:
+        return f"`{text}` is not a Kubernetes quantity"
+    if text.strip().isdigit() and resource == "memory":
+        return (f"`{text}` without a unit means {text} bytes: memory quantities need a unit "
+                "such as Mi or Gi")
+    if value * 1024**3 == want * 1000**3 or value * 1024**2 == want * 1000**2:
+        return "decimal units (M, G) are powers of 1000; binary units (Mi, Gi) powers of 1024"
+    return f"the {resource} limit differs from the one asked for: check the number and unit"
+
+
+def nodepool_limits(check_id: str, name: str, limits: Mapping[str, str],
+                    title: str | None = None) -> Check:
+    """spec.limits equal `limits` by value (`16000m` == `16`, `65536Mi` == `64Gi`)."""
+    where = f"NodePool {name} .spec.limits"
+    expected = ", ".join(f"{k}: {v}" for k, v in limits.items())
+
+    def fn(ctx) -> Outcome:
+        pool = _nodepool(name)
+        if pool is None:
+            return _absent_nodepool(name)
+        have = (pool.get("spec") or {}).get("limits") or {}
+        found = ", ".join(f"{k}: {v}" for k, v in have.items()) or "no limits"
+        for resource, text in limits.items():
+            want = catalog.parse_quantity(text)
+            if resource not in have:
+                return failed(expected, found,
+                              f"no {resource} limit: without one a NodePool grows without "
+                              "bound", where)
+            got = str(have[resource])
+            try:
+                same = catalog.parse_quantity(got) == want
+            except ValueError:
+                same = False
+            if not same:
+                return failed(expected, found, _quantity_hint(resource, got, want), where)
+        return passed(expected, found, where)
+
+    return _check(check_id, title or f"NodePool {name} has the asked limits", fn)
+
+
+# ------------------------------------------------------------------ Deployments
+
+
+def _deployment(ctx, name: str) -> dict | None:
+    return kube.get(DEPLOYMENT_API, "Deployment", name, ctx.namespace)
+
+
+def _absent_deployment(ctx, name: str) -> Outcome:
+    return missing(f"Deployment {name} in namespace {ctx.namespace}",
+                   f"create it first (metadata.namespace: {ctx.namespace})",
+                   f"Deployment {ctx.namespace}/{name}")
+
+
+def deployment_in_namespace(check_id: str, name: str, title: str | None = None) -> Check:
+    def fn(ctx) -> Outcome:
+        where = f"Deployment {ctx.namespace}/{name}"
+        if _deployment(ctx, name) is not None:
+            return passed(f"in {ctx.namespace}", f"in {ctx.namespace}", where)
+        elsewhere = sorted(d["metadata"]["namespace"]
+                           for d in kube.list_(DEPLOYMENT_API, "Deployment")
+                           if d["metadata"]["name"] == name)
+        if elsewhere:
+            return failed(f"in namespace {ctx.namespace}", "in " + ", ".join(elsewhere),
+                          f"wrong namespace: it is in `{elsewhere[0]}`; this lesson works "
+                          f"in `{ctx.namespace}`", where)
+        return missing(f"Deployment {name} in namespace {ctx.namespace}",
+                       f"create it in namespace `{ctx.namespace}`", where)
+
+    return _check(check_id, title or f"Deployment {name} exists in the lesson's namespace", fn)
+
+
+def _containers(dep: dict) -> list[dict]:
+    return ((((dep.get("spec") or {}).get("template") or {}).get("spec") or {})
+            .get("containers") or [])
+
+
+def _pod_spec(dep: dict) -> dict:
+    return ((dep.get("spec") or {}).get("template") or {}).get("spec") or {}
+
+
+def deployment_image(check_id: str, name: str, image: str, title: str | None = None) -> Check:
+    def fn(ctx) -> Outcome:
+        dep = _deployment(ctx, name)
+        if dep is None:
+            return _absent_deployment(ctx, name)
+        where = f"Deployment {ctx.namespace}/{name} .spec.template.spec.containers[].image"
+        images = [c.get("image", "") for c in _containers(dep)]
+        if images and all(i == image for i in images):
+            return passed(image, image, where)
+        wrong = next((i for i in images if i != image), "no containers")
+        same_repo = wrong.split(":")[0] == image.split(":")[0]
+        hint = ("right image, other tag: check the tag after `:`" if same_repo
+                else "check the image name against the exercise")
+        return failed(image, wrong, hint, where)
+
+    return _check(check_id, title or f"Deployment {name} runs {image}", fn)
+
+
+def _replicas(dep: dict) -> int:
+    value = (dep.get("spec") or {}).get("replicas")
+    return 1 if value is None else int(value)  # the API's default
+
+
+def deployment_replicas(check_id: str, name: str, count: int, title: str | None = None) -> Check:
+    def fn(ctx) -> Outcome:
+        dep = _deployment(ctx, name)
+        if dep is None:
+            return _absent_deployment(ctx, name)
+        where = f"Deployment {ctx.namespace}/{name} .spec.replicas"
+        have = _replicas(dep)
+        if have == count:
+            return passed(count, have, where)
+        return failed(count, have, f"the Deployment keeps {_plural(have, 'pod')}: "
+                      "spec.replicas sets how many", where)
+
+    return _check(check_id, title or f"Deployment {name} has {count} replicas", fn)
+
+
+def container_requests(check_id: str, name: str, cpu: str, memory: str,
+                       title: str | None = None) -> Check:
+    """Every container requests exactly `cpu` and `memory` (compared by value)."""
+    want = {"cpu": cpu, "memory": memory}
+    expected = f"cpu {cpu}, memory {memory} per pod"
+
+    def fn(ctx) -> Outcome:
+        dep = _deployment(ctx, name)
+        if dep is None:
+            return _absent_deployment(ctx, name)
+        where = f"Deployment {ctx.namespace}/{name} .spec.template.spec.containers[].resources.requests"
+        for c in _containers(dep):
+            requests = (c.get("resources") or {}).get("requests") or {}
+            absent = [r for r in want if r not in requests]
+            if absent:
+                found = f"container {c.get('name')}: no {' or '.join(absent)} request"
+                return failed(expected, found,
+                              "no requests: Karpenter sizes nodes from pods' requests, so "
+                              "without them it cannot choose an instance type that fits", where)
+            for resource, text in want.items():
+                if catalog.parse_quantity(str(requests[resource])) != catalog.parse_quantity(text):
+                    found = f"container {c.get('name')}: {resource} {requests[resource]}"
+                    return failed(expected, found,
+                                  f"the {resource} request differs: check the number and its "
+                                  "unit (m = thousandths of a CPU; Mi/Gi for memory)", where)
+        return passed(expected, expected, where)
+
+    return _check(check_id, title or f"Deployment {name}'s pods request {cpu} CPU and {memory}", fn)
+
+
+# ------------------------------------------------------------------ node selection
+
+
+def _known_node_labels(ctx) -> dict[str, set[str]]:
+    """Every label key (with its values) a node here has or could get."""
+    known: dict[str, set[str]] = {k: set() for k in NODE_LABEL_KEYS}
+    for o in ctx.catalog.offerings:
+        for k, v in o.labels.items():
+            known.setdefault(k, set()).add(v)
+    for pool in kube.list_(NODEPOOL_API, "NodePool"):
+        known["karpenter.sh/nodepool"].add(pool["metadata"]["name"])
+        template = (pool.get("spec") or {}).get("template") or {}
+        for k, v in ((template.get("metadata") or {}).get("labels") or {}).items():
+            known.setdefault(k, set()).add(v)
+        for req in (template.get("spec") or {}).get("requirements") or []:
+            # Custom keys' single values become node labels; catalog keys' values are
+            # only what the catalog offers (a NodePool asking for `Spot` gets nothing).
+            if req.get("key") not in ctx.catalog.label_keys and req.get("operator") == "In":
+                known.setdefault(req["key"], set()).update(req.get("values") or [])
+    for info in observe.node_infos().values():
+        for k, v in info.labels.items():
+            known.setdefault(k, set()).add(v)
+    return known
+
+
+def _terms(pod_spec: dict, kind: str) -> list:
+    node_aff = (pod_spec.get("affinity") or {}).get("nodeAffinity") or {}
+    if kind == "required":
+        return ((node_aff.get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+                .get("nodeSelectorTerms") or [])
+    return [p.get("preference") or {}
+            for p in node_aff.get("preferredDuringSchedulingIgnoredDuringExecution") or []]
+
+
+def _allows(pod_spec: dict, key: str, value: str | None) -> bool:
+    """Would the REQUIRED rules accept a node whose `key` label is `value` (None: absent)?
+
+    Rules on other keys are ignored: this asks only about `key`.
+    """
+    labels = {} if value is None else {key: value}
+    selector = pod_spec.get("nodeSelector") or {}
+    if key in selector and selector[key] != value:
+        return False
+    terms = _terms(pod_spec, "required")
+    if not terms:
+        return True
+    # Terms are ORed; a term's expressions ANDed (Kubernetes semantics).
+    return any(catalog.matches([e for e in t.get("matchExpressions") or [] if e.get("key") == key],
+                               labels) for t in terms)
+
+
+def _mentioned(pod_spec: dict, kind: str) -> list[tuple[str, list[str]]]:
+    """(key, values) of each rule: nodeSelector and expressions of required or preferred terms."""
+    found: list[tuple[str, list[str]]] = []
+    if kind == "required":
+        found += [(k, [v]) for k, v in (pod_spec.get("nodeSelector") or {}).items()]
+    for term in _terms(pod_spec, kind):
+        found += [(e.get("key", ""), list(e.get("values") or []))
+                  for e in term.get("matchExpressions") or []]
+    return found
+
+
+def pod_template_requires_label(check_id: str, name: str, key: str, values: list[str],
+                                unconstrained_hint: str, title: str | None = None) -> Check:
+    """The Deployment's pods may only run on nodes whose `key` label is one of `values`.
+
+    Required means nodeSelector or required node affinity (either spelling passes); a
+    preferred rule is only a wish and does not count.
+    """
+    expected = f"required {key} in ({', '.join(values)})"
+
+    def fn(ctx) -> Outcome:
+        dep = _deployment(ctx, name)
+        if dep is None:
+            return _absent_deployment(ctx, name)
+        where = f"Deployment {ctx.namespace}/{name} .spec.template.spec (nodeSelector / affinity)"
+        spec = _pod_spec(dep)
+        known = _known_node_labels(ctx)
+        required = _mentioned(spec, "required")
+        universe = set(known.get(key, set())) | set(values) | {
+            v for k, vs in required if k == key for v in vs}
+        # Nodes without the label exist unless every offering carries it (capacity type does).
+        candidates: list[str | None] = sorted(universe)
+        if not all(key in o.labels for o in ctx.catalog.offerings):
+            candidates.append(None)
+        allowed = {v for v in candidates if _allows(spec, key, v)}
+        shown = ", ".join("(no label)" if v is None else v
+                          for v in sorted(allowed, key=lambda v: (v is None, v or "")))
+        if allowed == set(values):
+            return passed(expected, f"required {key} in ({shown})", where)
+        on_key = [vs for k, vs in required if k == key]
+        if not on_key:
+            unknown_keys = [k for k, _ in required if k not in known]
+            if unknown_keys:
+                return failed(expected, f"selects on `{unknown_keys[0]}`",
+                              f"no node has a label `{unknown_keys[0]}`: select on a key nodes "
+                              "carry (`kubectl get nodes --show-labels`)", where)
+            if any(k == key for k, _ in _mentioned(spec, "preferred")):
+                return failed(expected, f"only a preferred rule on {key}",
+                              "preferred is only a wish: the scheduler may still place pods "
+                              "elsewhere; this needs a required rule", where)
+            return failed(expected, f"nothing requires {key}", unconstrained_hint, where)
+        unknown = [v for vs in on_key for v in vs if v not in known.get(key, set())]
+        if unknown:
+            return failed(expected, f"requires {key} = {unknown[0]}",
+                          f"no node carries `{key}={unknown[0]}`: label values are exact and "
+                          "case-sensitive", where)
+        return failed(expected, f"allows {key} in ({shown or 'nothing'})",
+                      f"the rule on {key} allows other values than the exercise asks for", where)
+
+    return _check(check_id, title or f"Deployment {name}'s pods require {key}", fn)
+
+
+# ------------------------------------------------------------------ pods and nodes
+
+
+def _karpenter_event(ev: dict) -> bool:
+    return "karpenter" in ((ev.get("source") or {}).get("component") or "",
+                           ev.get("reportingComponent") or "")
+
+
+def _quote(source: str, message: str) -> str:
+    text = " ".join(message.split())
+    text = text if len(text) <= EVENT_CHARS else text[: EVENT_CHARS - 1] + "…"
+    return f"{source}: {text}"
+
+
+def why_pending(pod: dict) -> tuple[str, str | None]:
+    """("launching" | "cannot" | "scheduler", quoted event) for an unscheduled pod.
+
+    Karpenter's own words win over the scheduler's: the scheduler's newest event is usually
+    "no nodes available", while Karpenter names the NodePool, limit or label at fault.
+    """
+    meta = pod["metadata"]
+    events = [e for e in kube.events_for("Pod", meta["name"], meta["namespace"])
+              if e.get("reason") in ("FailedScheduling", "Nominated")]
+    mine = [e for e in events if _karpenter_event(e)]
+    if mine:
+        newest = mine[-1]
+        verdict = "launching" if newest["reason"] == "Nominated" else "cannot"
+        return verdict, _quote("karpenter", newest.get("message", ""))
+    reason = observe.pending_reason(pod)
+    return "scheduler", " ".join(reason.split()) if reason else None
+
+
+def pending_hint(event: str) -> str:
+    """What a Karpenter FailedScheduling message means, in a learner's words."""
+    text = event.lower()
+    if "exceed limits" in text:
+        return ("the NodePool's limits are reached: these pods would take it past its limits "
+                "(compare their requests with the NodePool's limits)")
+    if "no instance type" in text and ("resources" in text or "satisf" in text):
+        return ("no instance type can hold one of these pods: check the requests' values and "
+                "units")
+    if "incompatible" in text or "known values" in text or "no valid values" in text:
+        return ("no NodePool makes nodes with the labels these pods select: compare the "
+                "selector's keys and values with the NodePools' labels")
+    if "taint" in text:
+        return "the only NodePools that fit are tainted and these pods do not tolerate them"
+    return "Karpenter cannot place these pods: its event says why"
+
+
+class _Holding:
+    """How long the same verdict has held across consecutive polls of one check."""
+
+    def __init__(self, gap_s: float = 5.0):
+        self.gap_s = gap_s
+        self.key: object = None
+        self.since = self.last = 0.0
+
+    def seconds(self, key: object) -> float:
+        now = time.monotonic()
+        # A new run (a gap since the last poll) or a new verdict starts the clock again.
+        if key != self.key or now - self.last > self.gap_s:
+            self.key, self.since = key, now
+        self.last = now
+        return now - self.since
+
+
+def _describe_nodes(infos: Iterable[observe.NodeInfo]) -> str:
+    counts = Counter(f"{i.nodepool or 'no NodePool'} ({i.instance_type} {i.capacity_type})"
+                     for i in infos)
+    return ", ".join(f"{n} on {what}" for what, n in counts.most_common(3))
+
+
+def _rolling(dep: dict) -> bool:
+    st = dep.get("status") or {}
+    want = _replicas(dep)
+    return (st.get("observedGeneration") != dep["metadata"].get("generation")
+            or (st.get("updatedReplicas") or 0) < want or (st.get("replicas") or 0) > want)
+
+
+def _selector(dep: dict) -> str:
+    labels = ((dep.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    return ",".join(f"{k}={v}" for k, v in labels.items())
+
+
+def _pods_ready(check_id: str, name: str, count: int, on: Callable[[observe.NodeInfo], bool],
+                on_text: str, misplaced_hint: str, title: str, wait_s: float) -> Check:
+    holding = _Holding()
+    expected = f"{count} Ready pods on {on_text}"
+
+    def fn(ctx) -> Outcome:
+        dep = _deployment(ctx, name)
+        if dep is None:
+            return _absent_deployment(ctx, name)
+        where = f"pods of Deployment {ctx.namespace}/{name}"
+        if _replicas(dep) != count:
+            return failed(expected, f"the Deployment asks for {_replicas(dep)}",
+                          "fix the replica count first", where)
+        infos = observe.node_infos()
+        pods = [p for p in observe.pods(ctx.namespace, _selector(dep))
+                if not p["metadata"].get("deletionTimestamp")]
+        ready = [(p, infos.get(p["spec"].get("nodeName") or "")) for p in pods
+                 if observe.is_ready(p)]
+        good = [i for _, i in ready if i is not None and on(i)]
+        bad = [i for _, i in ready if i is not None and not on(i)]
+        pending = [p for p in pods if not (p.get("spec") or {}).get("nodeName")]
+        progress = f"{len(good)} of {count} Ready on {on_text}"
+        if len(good) == count and not bad and not pending:
+            return passed(expected, f"{count} Ready: {_describe_nodes(good)}", where)
+        if pending:
+            verdict, event = why_pending(pending[0])
+            found = f"{progress}; {_plural(len(pending), 'pod')} Pending"
+            if verdict == "cannot":
+                if holding.seconds((pending[0]["metadata"]["uid"], event)) >= KARPENTER_VERDICT_HOLD_S:
+                    return failed(expected, found, pending_hint(event or ""), where, event)
+                return waiting(expected, found, "Karpenter says it cannot place them yet",
+                               where, event)
+            if verdict == "launching":
+                return waiting(expected, found, "Karpenter is launching nodes for them",
+                               where, event)
+            return waiting(expected, found,
+                           "Karpenter has not acted on them yet: is it running? "
+                           "(`make status`)", where, event)
+        holding.seconds(None)
+        if bad and not _rolling(dep):
+            return failed(expected, f"{len(bad)} Ready on other nodes: {_describe_nodes(bad)}",
+                          misplaced_hint, where)
+        return waiting(expected, progress, "the pods are starting (or rolling out)", where)
+
+    return _check(check_id, title, fn, wait_s=wait_s)
+
+
+def pods_ready_on_pool(check_id: str, name: str, count: int, pool: str,
+                       misplaced_hint: str = "some pods run on nodes of another NodePool: "
+                       "check how the pod template selects nodes",
+                       title: str | None = None, wait_s: float = READY_WAIT_S) -> Check:
+    return _pods_ready(check_id, name, count, lambda i: i.nodepool == pool,
+                       f"{pool} nodes", misplaced_hint,
+                       title or f"{count} pods of {name} Ready on {pool} nodes", wait_s)
+
+
+def pods_ready_with_node_label(check_id: str, name: str, count: int, key: str, value: str,
+                               misplaced_hint: str, title: str | None = None,
+                               wait_s: float = READY_WAIT_S) -> Check:
+    return _pods_ready(check_id, name, count, lambda i: i.labels.get(key) == value,
+                       f"nodes with {key}={value}", misplaced_hint,
+                       title or f"{count} pods of {name} Ready on {key}={value} nodes", wait_s)
+
+
+# ------------------------------------------------------------------ scaling down
+
+
+def deployment_scaled_to_zero(check_id: str, name: str, title: str | None = None) -> Check:
+    def fn(ctx) -> Outcome:
+        where = f"Deployment {ctx.namespace}/{name} .spec.replicas"
+        dep = _deployment(ctx, name)
+        if dep is None:
+            if kube.get("v1", "Namespace", ctx.namespace) is None:
+                return missing(f"Deployment {name} scaled to 0",
+                               f"namespace {ctx.namespace} does not exist: do the earlier "
+                               "exercises first", where)
+            # Deleting also frees the nodes: accepted, but scaling keeps the Deployment.
+            return passed(0, "the Deployment was deleted (accepted; scaling to 0 would keep "
+                          "it for later)", where)
+        have = _replicas(dep)
+        if have == 0:
+            return passed(0, 0, where)
+        return failed(0, have, f"the Deployment still keeps {_plural(have, 'pod')}", where)
+
+    return _check(check_id, title or f"Deployment {name} is scaled to 0", fn)
+
+
+def no_pods_left(check_id: str, owner: str, title: str | None = None,
+                 wait_s: float = 30) -> Check:
+    """No pod in the lesson's namespace keeps a node alive (the owner's may still be going)."""
+
+    def fn(ctx) -> Outcome:
+        where = f"pods in namespace {ctx.namespace}"
+        dep = _deployment(ctx, owner)
+        mine = set()
+        if dep is not None:
+            mine = {p["metadata"]["uid"] for p in observe.pods(ctx.namespace, _selector(dep))}
+        live = [p for p in observe.pods(ctx.namespace)
+                if not p["metadata"].get("deletionTimestamp")]
+        others = [p for p in live if p["metadata"]["uid"] not in mine]
+        if others:
+            names = ", ".join(
+                p["metadata"]["name"] + (f" (on {p['spec']['nodeName']})"
+                                         if p["spec"].get("nodeName") else "")
+                for p in others[:4])
+            return failed("no pods", names,
+                          f"{_plural(len(others), 'pod')} left in {ctx.namespace} keep "
+                          f"{'its node' if len(others) == 1 else 'their nodes'} alive: "
+                          "delete them (or scale their owner to 0)", where)
+        if live:
+            return waiting("no pods", f"{_plural(len(live), 'pod')} of {owner} still running",
+                           f"{owner}'s pods are going away", where)
+        return passed("no pods", "no pods", where)
+
+    return _check(check_id, title or f"No pods left in the lesson's namespace", fn,
+                  wait_s=wait_s)
+
+
+def no_empty_nodes(check_id: str, pool: str, title: str | None = None,
+                   wait_s: float = CONSOLIDATION_WAIT_S) -> Check:
+    """Consolidation has removed every node of `pool` that no longer runs a pod."""
+    where = f"nodes of NodePool {pool}"
+
+    def fn(ctx) -> Outcome:
+        nodes = observe.nodes(f"{observe.NODEPOOL_LABEL}={pool}")
+        busy = {p["spec"].get("nodeName") for p in kube.list_("v1", "Pod")
+                if not p["metadata"].get("deletionTimestamp")
+                and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+                and not any(o.get("kind") == "DaemonSet"
+                            for o in p["metadata"].get("ownerReferences") or [])}
+        empty = [n["metadata"]["name"] for n in nodes if n["metadata"]["name"] not in busy]
+        if not empty:
+            return passed("no empty nodes", f"{_plural(len(nodes), 'node')}, none empty", where)
+        return waiting("no empty nodes", f"{_plural(len(empty), 'empty node')}: "
+                       + ", ".join(empty[:3]),
+                       "Karpenter removes empty nodes after the NodePool's consolidateAfter; "
+                       "give it a few more seconds", where)
+
+    return _check(check_id, title or f"No empty {pool} nodes are left", fn, wait_s=wait_s)
