@@ -10,17 +10,18 @@ Every diagnosis lives here once: a lesson only says which fact, which object, wh
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from fractions import Fraction
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Collection, Iterable, Mapping
 
 from . import catalog, karpenter, kube, observe, paths, platform
 from .grading import (Check, ClusterUnavailable, Outcome, failed, missing, passed, waiting)
 
 DEPLOYMENT_API = "apps/v1"
 NODEPOOL_API = platform.NODEPOOL_API
-NODECLASS_GROUP, NODECLASS_VERSION = platform.NODECLASS_API.split("/")
+NODECLASS_GROUP = platform.NODECLASS_API.split("/")[0]
 NODECLASS_KIND = "KWOKNodeClass"
 
 # Pods should be Ready within a minute (kwok nodes start at once; Karpenter batches for at
@@ -31,7 +32,7 @@ NODEPOOL_READY_WAIT_S = 15
 # Karpenter posts "cannot schedule" once per pod and keeps it for minutes, so a quoted
 # event may predate the learner's fix. Only call it final once it has held this long
 # across consecutive polls (Karpenter reacts to a fix within its 3 s batch window).
-KARPENTER_VERDICT_HOLD_S = 8
+KARPENTER_VERDICT_HOLD_S = 6
 EVENT_CHARS = 400
 
 # Labels Karpenter or the kubelet put on every node besides the catalog's.
@@ -41,8 +42,10 @@ NODE_LABEL_KEYS = frozenset({
 })
 
 
-def _check(check_id: str, title: str, fn: Callable[[Any], Outcome], **kw) -> Check:
-    return Check(check_id, title, fn, **kw)
+def _check(check_id: str, title: str, fn: Callable[[Any], Outcome], options: dict,
+           wait_s: float = 0) -> Check:
+    """A Check; `options` (depends_on, points, wait_s, poll_s) override the builder's defaults."""
+    return Check(check_id, title, fn, **{"wait_s": wait_s, **options})
 
 
 def _plural(n: int, word: str) -> str:
@@ -52,7 +55,8 @@ def _plural(n: int, word: str) -> str:
 # ------------------------------------------------------------------ the environment
 
 
-def cluster_reachable(check_id: str, title: str = "The cluster's API server answers") -> Check:
+def cluster_reachable(check_id: str, title: str = "The cluster's API server answers",
+                      **options) -> Check:
     def fn(ctx) -> Outcome:
         if not kube.ready():
             # Nothing else can be checked: the runner stops and repeats this on every check.
@@ -60,13 +64,14 @@ def cluster_reachable(check_id: str, title: str = "The cluster's API server answ
                                      "run `make up` to start it")
         return passed("API server answers", "API server answers")
 
-    return _check(check_id, title, fn)
+    return _check(check_id, title, fn, options)
 
 
-def karpenter_running(check_id: str, title: str = "Karpenter is running and ready") -> Check:
+def karpenter_running(check_id: str, title: str = "Karpenter is running and ready",
+                      **options) -> Check:
     def fn(ctx) -> Outcome:
         state = karpenter.state()
-        where = f"Karpenter (pid file in {paths.KARPENTER_DIR})"
+        where = "Karpenter (the kit runs it as a local process)"
         if not state.running:
             return failed("running", "not running",
                           "Karpenter is not running, so nothing launches nodes: run `make up` "
@@ -77,7 +82,7 @@ def karpenter_running(check_id: str, title: str = "Karpenter is running and read
                           "(`make status` shows its state)", where)
         return passed("running and ready", f"pid {state.pid}, ready")
 
-    return _check(check_id, title, fn)
+    return _check(check_id, title, fn, options)
 
 
 def _condition_text(cond: Mapping | None) -> str:
@@ -88,7 +93,7 @@ def _condition_text(cond: Mapping | None) -> str:
 
 
 def nodeclass_ready(check_id: str, name: str = platform.NODECLASS,
-                    title: str = "The platform's node class is Ready") -> Check:
+                    title: str = "The platform's node class is Ready", **options) -> Check:
     def fn(ctx) -> Outcome:
         obj = kube.get(platform.NODECLASS_API, NODECLASS_KIND, name)
         where = f"{NODECLASS_KIND} {name}"
@@ -100,7 +105,7 @@ def nodeclass_ready(check_id: str, name: str = platform.NODECLASS,
                           "run `make up`: it re-applies and marks the platform's node class", where)
         return passed("Ready", "Ready")
 
-    return _check(check_id, title, fn)
+    return _check(check_id, title, fn, options)
 
 
 def _platform_spec(name: str) -> dict:
@@ -123,9 +128,8 @@ def _spec_diff(want: Any, live: Any, path: str) -> tuple[list[str], list[str]]:
         return changed, added
     if live is None:
         return [f"{path} removed"], []
-    # str(): a limit written `1000` or `"1000"` is the same value.
-    same = (str(want) == str(live) if not isinstance(want, (dict, list))
-            else want == live)
+    # Scalars by str(): a limit written `1000` or `"1000"` is the same value.
+    same = want == live if isinstance(want, list) else str(want) == str(live)
     return ([] if same else [f"{path}: {_short(live)} (platform: {_short(want)})"]), []
 
 
@@ -134,12 +138,12 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def default_nodepool_intact(check_id: str, name: str, title: str | None = None) -> Check:
+def default_nodepool_intact(check_id: str, name: str, title: str | None = None, **options) -> Check:
     """A platform NodePool exists, matches cluster/platform/ and is Ready."""
     where = f"NodePool {name}"
 
     def fn(ctx) -> Outcome:
-        live = kube.get(NODEPOOL_API, "NodePool", name)
+        live = _nodepool(name)
         if live is None:
             return missing(f"{where}, as the platform installs it",
                            "a platform default NodePool was deleted: run `make up` to restore it",
@@ -154,11 +158,10 @@ def default_nodepool_intact(check_id: str, name: str, title: str | None = None) 
             return failed("the platform's spec", "; ".join(changed[:3]),
                           "platform defaults are not edited by hand: run `make up` to restore "
                           "it (a custom NodePool is where your own settings go)", where)
-        if not kube.is_true(live, "Ready"):
-            return _nodepool_not_ready(live, where)
-        return passed("as installed, Ready", "as installed, Ready")
+        return _readiness(live, where, "as installed, Ready")
 
-    return _check(check_id, title or f"Default NodePool {name} is untouched and Ready", fn)
+    return _check(check_id, title or f"Default NodePool {name} is untouched and Ready", fn,
+                  options, wait_s=NODEPOOL_READY_WAIT_S)
 
 
 # ------------------------------------------------------------------ NodePools
@@ -174,12 +177,18 @@ def _absent_nodepool(name: str) -> Outcome:
                    f"NodePool {name}")
 
 
-def nodepool_exists(check_id: str, name: str, title: str | None = None) -> Check:
-    def fn(ctx) -> Outcome:
-        obj = _nodepool(name)
-        return passed("exists", "exists") if obj else _absent_nodepool(name)
+def _with_nodepool(name: str, fn: Callable[[Any, dict], Outcome]) -> Callable[[Any], Outcome]:
+    """A check function that looks at NodePool `name` (`missing` while there is none)."""
+    def check(ctx) -> Outcome:
+        pool = _nodepool(name)
+        return _absent_nodepool(name) if pool is None else fn(ctx, pool)
 
-    return _check(check_id, title or f"NodePool {name} exists", fn)
+    return check
+
+
+def nodepool_exists(check_id: str, name: str, title: str | None = None, **options) -> Check:
+    return _check(check_id, title or f"NodePool {name} exists",
+                  _with_nodepool(name, lambda ctx, pool: passed("exists", "exists")), options)
 
 
 def _template_spec(pool: dict) -> dict:
@@ -187,14 +196,11 @@ def _template_spec(pool: dict) -> dict:
 
 
 def nodepool_uses_nodeclass(check_id: str, name: str, nodeclass: str = platform.NODECLASS,
-                            title: str | None = None) -> Check:
+                            title: str | None = None, **options) -> Check:
     want = {"group": NODECLASS_GROUP, "kind": NODECLASS_KIND, "name": nodeclass}
     where = f"NodePool {name} .spec.template.spec.nodeClassRef"
 
-    def fn(ctx) -> Outcome:
-        pool = _nodepool(name)
-        if pool is None:
-            return _absent_nodepool(name)
+    def fn(ctx, pool: dict) -> Outcome:
         ref = _template_spec(pool).get("nodeClassRef") or {}
         found = "/".join(str(ref.get(k, "?")) for k in ("group", "kind", "name"))
         expected = "/".join(want.values())
@@ -209,12 +215,26 @@ def nodepool_uses_nodeclass(check_id: str, name: str, nodeclass: str = platform.
                           "`kubectl get kwoknodeclasses` lists the platform's", where)
         return passed(expected, found, where)
 
-    return _check(check_id, title or f"NodePool {name} uses node class {nodeclass}", fn)
+    return _check(check_id, title or f"NodePool {name} uses node class {nodeclass}",
+                  _with_nodepool(name, fn), options)
 
 
-def _nodepool_not_ready(pool: dict, where: str) -> Outcome:
+def _readiness(pool: dict, where: str, ok: str = "Ready") -> Outcome:
+    """Ready passes; False quotes Karpenter's reason; no verdict yet is `waiting`."""
     conds = (pool.get("status") or {}).get("conditions") or []
     ready = kube.condition(pool, "Ready")
+    if ready and ready.get("status") == "True":
+        return passed(ok, ok, where)
+    if not (ready and ready.get("status") == "False"):
+        ref = _template_spec(pool).get("nodeClassRef") or {}
+        if not conds and (ref.get("group"), ref.get("kind")) != (NODECLASS_GROUP, NODECLASS_KIND):
+            # Seen on v1.14: Karpenter never reconciles (nor reports on) a NodePool whose
+            # node class kind it does not serve; waiting for a status would wait forever.
+            return failed("Ready", "no status: Karpenter ignores this NodePool",
+                          f"Karpenter ignores a NodePool whose nodeClassRef is not a "
+                          f"{NODECLASS_KIND} ({NODECLASS_GROUP}): check nodeClassRef", where)
+        return waiting("Ready", _condition_text(ready),
+                       "Karpenter has not reported on this NodePool yet", where)
     # Ready=False only says "UnhealthyDependents": the dependent conditions say why.
     why = [c for c in conds if c.get("type") != "Ready" and c.get("status") == "False"]
     found = "; ".join(_condition_text(c) for c in (why or [ready]))
@@ -229,31 +249,11 @@ def _nodepool_not_ready(pool: dict, where: str) -> Outcome:
     return failed("Ready", found, hint, where)
 
 
-def nodepool_ready(check_id: str, name: str, title: str | None = None,
-                   wait_s: float = NODEPOOL_READY_WAIT_S) -> Check:
+def nodepool_ready(check_id: str, name: str, title: str | None = None, **options) -> Check:
     where = f"NodePool {name} .status.conditions"
-
-    def fn(ctx) -> Outcome:
-        pool = _nodepool(name)
-        if pool is None:
-            return _absent_nodepool(name)
-        ready = kube.condition(pool, "Ready")
-        if ready and ready.get("status") == "True":
-            return passed("Ready", "Ready", where)
-        if ready and ready.get("status") == "False":
-            return _nodepool_not_ready(pool, where)
-        ref = _template_spec(pool).get("nodeClassRef") or {}
-        if not (pool.get("status") or {}).get("conditions") and (
-                ref.get("group"), ref.get("kind")) != (NODECLASS_GROUP, NODECLASS_KIND):
-            # Seen on v1.14: Karpenter never reconciles (nor reports on) a NodePool whose
-            # node class kind it does not serve; it would wait forever for a status.
-            return failed("Ready", "no status: Karpenter ignores this NodePool",
-                          f"Karpenter ignores a NodePool whose nodeClassRef is not a "
-                          f"{NODECLASS_KIND} ({NODECLASS_GROUP}): check nodeClassRef", where)
-        return waiting("Ready", _condition_text(ready),
-                       "Karpenter has not reported on this NodePool yet", where)
-
-    return _check(check_id, title or f"NodePool {name} is Ready", fn, wait_s=wait_s)
+    fn = _with_nodepool(name, lambda ctx, pool: _readiness(pool, where))
+    return _check(check_id, title or f"NodePool {name} is Ready", fn, options,
+                  wait_s=NODEPOOL_READY_WAIT_S)
 
 
 def _known_values(offerings: Iterable[catalog.Offering], key: str) -> list[str]:
@@ -282,17 +282,14 @@ def _requirement_problem(cat: catalog.Catalog, reqs: list[dict]) -> str | None:
 
 
 def nodepool_admits_exactly(check_id: str, name: str, expected_requirements: list[dict],
-                            title: str | None = None) -> Check:
+                            title: str | None = None, **options) -> Check:
     """The offerings a NodePool's requirements admit are exactly those of `expected_requirements`.
 
     Graded on meaning, not spelling: any requirements admitting the same offerings pass.
     """
     where = f"NodePool {name} .spec.template.spec.requirements"
 
-    def fn(ctx) -> Outcome:
-        pool = _nodepool(name)
-        if pool is None:
-            return _absent_nodepool(name)
+    def fn(ctx, pool: dict) -> Outcome:
         cat = ctx.catalog
         expected = cat.admitted(expected_requirements)
         want = catalog.describe_set(expected)
@@ -314,18 +311,16 @@ def nodepool_admits_exactly(check_id: str, name: str, expected_requirements: lis
                       "these requirements admit other offerings than the exercise asks for: "
                       "narrow or widen them", where)
 
-    return _check(check_id, title or f"NodePool {name} admits exactly the asked offerings", fn)
+    return _check(check_id, title or f"NodePool {name} admits exactly the asked offerings",
+                  _with_nodepool(name, fn), options)
 
 
 def nodepool_template_labels(check_id: str, name: str, labels: Mapping[str, str],
-                             title: str | None = None) -> Check:
+                             title: str | None = None, **options) -> Check:
     where = f"NodePool {name} .spec.template.metadata.labels"
     expected = ", ".join(f"{k}: {v}" for k, v in labels.items())
 
-    def fn(ctx) -> Outcome:
-        pool = _nodepool(name)
-        if pool is None:
-            return _absent_nodepool(name)
+    def fn(ctx, pool: dict) -> Outcome:
         have = (((pool.get("spec") or {}).get("template") or {}).get("metadata") or {}
                 ).get("labels") or {}
         found = ", ".join(f"{k}: {v}" for k, v in have.items()) or "no labels"
@@ -346,7 +341,8 @@ def nodepool_template_labels(check_id: str, name: str, labels: Mapping[str, str]
                           "labels, which pods select", where)
         return passed(expected, found, where)
 
-    return _check(check_id, title or f"NodePool {name} labels its nodes", fn)
+    return _check(check_id, title or f"NodePool {name} labels its nodes",
+                  _with_nodepool(name, fn), options)
 
 
 def _quantity_hint(resource: str, text: str, want: Fraction) -> str:
@@ -363,15 +359,12 @@ def _quantity_hint(resource: str, text: str, want: Fraction) -> str:
 
 
 def nodepool_limits(check_id: str, name: str, limits: Mapping[str, str],
-                    title: str | None = None) -> Check:
+                    title: str | None = None, **options) -> Check:
     """spec.limits equal `limits` by value (`16000m` == `16`, `65536Mi` == `64Gi`)."""
     where = f"NodePool {name} .spec.limits"
     expected = ", ".join(f"{k}: {v}" for k, v in limits.items())
 
-    def fn(ctx) -> Outcome:
-        pool = _nodepool(name)
-        if pool is None:
-            return _absent_nodepool(name)
+    def fn(ctx, pool: dict) -> Outcome:
         have = (pool.get("spec") or {}).get("limits") or {}
         found = ", ".join(f"{k}: {v}" for k, v in have.items()) or "no limits"
         for resource, text in limits.items():
@@ -389,7 +382,8 @@ def nodepool_limits(check_id: str, name: str, limits: Mapping[str, str],
                 return failed(expected, found, _quantity_hint(resource, got, want), where)
         return passed(expected, found, where)
 
-    return _check(check_id, title or f"NodePool {name} has the asked limits", fn)
+    return _check(check_id, title or f"NodePool {name} has the asked limits",
+                  _with_nodepool(name, fn), options)
 
 
 # ------------------------------------------------------------------ Deployments
@@ -405,7 +399,16 @@ def _absent_deployment(ctx, name: str) -> Outcome:
                    f"Deployment {ctx.namespace}/{name}")
 
 
-def deployment_in_namespace(check_id: str, name: str, title: str | None = None) -> Check:
+def _with_deployment(name: str, fn: Callable[[Any, dict], Outcome]) -> Callable[[Any], Outcome]:
+    """A check function that looks at Deployment `name` in the lesson's namespace."""
+    def check(ctx) -> Outcome:
+        dep = _deployment(ctx, name)
+        return _absent_deployment(ctx, name) if dep is None else fn(ctx, dep)
+
+    return check
+
+
+def deployment_in_namespace(check_id: str, name: str, title: str | None = None, **options) -> Check:
     def fn(ctx) -> Outcome:
         where = f"Deployment {ctx.namespace}/{name}"
         if _deployment(ctx, name) is not None:
@@ -420,7 +423,8 @@ def deployment_in_namespace(check_id: str, name: str, title: str | None = None) 
         return missing(f"Deployment {name} in namespace {ctx.namespace}",
                        f"create it in namespace `{ctx.namespace}`", where)
 
-    return _check(check_id, title or f"Deployment {name} exists in the lesson's namespace", fn)
+    return _check(check_id, title or f"Deployment {name} exists in the lesson's namespace", fn,
+                  options)
 
 
 def _containers(dep: dict) -> list[dict]:
@@ -432,11 +436,9 @@ def _pod_spec(dep: dict) -> dict:
     return ((dep.get("spec") or {}).get("template") or {}).get("spec") or {}
 
 
-def deployment_image(check_id: str, name: str, image: str, title: str | None = None) -> Check:
-    def fn(ctx) -> Outcome:
-        dep = _deployment(ctx, name)
-        if dep is None:
-            return _absent_deployment(ctx, name)
+def deployment_image(check_id: str, name: str, image: str, title: str | None = None,
+                     **options) -> Check:
+    def fn(ctx, dep: dict) -> Outcome:
         where = f"Deployment {ctx.namespace}/{name} .spec.template.spec.containers[].image"
         images = [c.get("image", "") for c in _containers(dep)]
         if images and all(i == image for i in images):
@@ -447,7 +449,8 @@ def deployment_image(check_id: str, name: str, image: str, title: str | None = N
                 else "check the image name against the exercise")
         return failed(image, wrong, hint, where)
 
-    return _check(check_id, title or f"Deployment {name} runs {image}", fn)
+    return _check(check_id, title or f"Deployment {name} runs {image}",
+                  _with_deployment(name, fn), options)
 
 
 def _replicas(dep: dict) -> int:
@@ -455,11 +458,9 @@ def _replicas(dep: dict) -> int:
     return 1 if value is None else int(value)  # the API's default
 
 
-def deployment_replicas(check_id: str, name: str, count: int, title: str | None = None) -> Check:
-    def fn(ctx) -> Outcome:
-        dep = _deployment(ctx, name)
-        if dep is None:
-            return _absent_deployment(ctx, name)
+def deployment_replicas(check_id: str, name: str, count: int, title: str | None = None,
+                        **options) -> Check:
+    def fn(ctx, dep: dict) -> Outcome:
         where = f"Deployment {ctx.namespace}/{name} .spec.replicas"
         have = _replicas(dep)
         if have == count:
@@ -467,20 +468,19 @@ def deployment_replicas(check_id: str, name: str, count: int, title: str | None 
         return failed(count, have, f"the Deployment keeps {_plural(have, 'pod')}: "
                       "spec.replicas sets how many", where)
 
-    return _check(check_id, title or f"Deployment {name} has {count} replicas", fn)
+    return _check(check_id, title or f"Deployment {name} has {count} replicas",
+                  _with_deployment(name, fn), options)
 
 
 def container_requests(check_id: str, name: str, cpu: str, memory: str,
-                       title: str | None = None) -> Check:
+                       title: str | None = None, **options) -> Check:
     """Every container requests exactly `cpu` and `memory` (compared by value)."""
     want = {"cpu": cpu, "memory": memory}
     expected = f"cpu {cpu}, memory {memory} per pod"
 
-    def fn(ctx) -> Outcome:
-        dep = _deployment(ctx, name)
-        if dep is None:
-            return _absent_deployment(ctx, name)
-        where = f"Deployment {ctx.namespace}/{name} .spec.template.spec.containers[].resources.requests"
+    def fn(ctx, dep: dict) -> Outcome:
+        where = (f"Deployment {ctx.namespace}/{name} "
+                 ".spec.template.spec.containers[].resources.requests")
         for c in _containers(dep):
             requests = (c.get("resources") or {}).get("requests") or {}
             absent = [r for r in want if r not in requests]
@@ -497,7 +497,8 @@ def container_requests(check_id: str, name: str, cpu: str, memory: str,
                                   "unit (m = thousandths of a CPU; Mi/Gi for memory)", where)
         return passed(expected, expected, where)
 
-    return _check(check_id, title or f"Deployment {name}'s pods request {cpu} CPU and {memory}", fn)
+    return _check(check_id, title or f"Deployment {name}'s pods request {cpu} CPU and {memory}",
+                  _with_deployment(name, fn), options)
 
 
 # ------------------------------------------------------------------ node selection
@@ -563,7 +564,8 @@ def _mentioned(pod_spec: dict, kind: str) -> list[tuple[str, list[str]]]:
 
 
 def pod_template_requires_label(check_id: str, name: str, key: str, values: list[str],
-                                unconstrained_hint: str, title: str | None = None) -> Check:
+                                unconstrained_hint: str, title: str | None = None,
+                                **options) -> Check:
     """The Deployment's pods may only run on nodes whose `key` label is one of `values`.
 
     Required means nodeSelector or required node affinity (either spelling passes); a
@@ -571,10 +573,7 @@ def pod_template_requires_label(check_id: str, name: str, key: str, values: list
     """
     expected = f"required {key} in ({', '.join(values)})"
 
-    def fn(ctx) -> Outcome:
-        dep = _deployment(ctx, name)
-        if dep is None:
-            return _absent_deployment(ctx, name)
+    def fn(ctx, dep: dict) -> Outcome:
         where = f"Deployment {ctx.namespace}/{name} .spec.template.spec (nodeSelector / affinity)"
         spec = _pod_spec(dep)
         known = _known_node_labels(ctx)
@@ -610,15 +609,11 @@ def pod_template_requires_label(check_id: str, name: str, key: str, values: list
         return failed(expected, f"allows {key} in ({shown or 'nothing'})",
                       f"the rule on {key} allows other values than the exercise asks for", where)
 
-    return _check(check_id, title or f"Deployment {name}'s pods require {key}", fn)
+    return _check(check_id, title or f"Deployment {name}'s pods require {key}",
+                  _with_deployment(name, fn), options)
 
 
 # ------------------------------------------------------------------ pods and nodes
-
-
-def _karpenter_event(ev: dict) -> bool:
-    return "karpenter" in ((ev.get("source") or {}).get("component") or "",
-                           ev.get("reportingComponent") or "")
 
 
 def _quote(source: str, message: str) -> str:
@@ -636,29 +631,65 @@ def why_pending(pod: dict) -> tuple[str, str | None]:
     meta = pod["metadata"]
     events = [e for e in kube.events_for("Pod", meta["name"], meta["namespace"])
               if e.get("reason") in ("FailedScheduling", "Nominated")]
-    mine = [e for e in events if _karpenter_event(e)]
+    mine = [e for e in events if kube.event_source(e) == "karpenter"]
     if mine:
         newest = mine[-1]
         verdict = "launching" if newest["reason"] == "Nominated" else "cannot"
         return verdict, _quote("karpenter", newest.get("message", ""))
-    reason = observe.pending_reason(pod)
-    return "scheduler", " ".join(reason.split()) if reason else None
+    scheduler = [e for e in events if e["reason"] == "FailedScheduling"]
+    if not scheduler:
+        return "scheduler", None
+    return "scheduler", _quote(kube.event_source(scheduler[-1]) or "scheduler",
+                               scheduler[-1].get("message", ""))
 
 
-def pending_hint(event: str) -> str:
-    """What a Karpenter FailedScheduling message means, in a learner's words."""
-    text = event.lower()
-    if "exceed limits" in text:
-        return ("the NodePool's limits are reached: these pods would take it past its limits "
-                "(compare their requests with the NodePool's limits)")
+_PENDING_HINTS = {
+    "labels": ("no NodePool makes nodes with the labels these pods select: compare the "
+               "selector's keys and values with the NodePools' labels"),
+    "resources": ("no instance type can hold one of these pods: check the requests' values "
+                  "and units"),
+    "limits": ("the NodePool's limits are reached: these pods would take it past its limits "
+               "(compare their requests with the NodePool's limits)"),
+    "taint": "the only NodePools that fit are tainted and these pods do not tolerate them",
+}
+# Most telling first: a selector no NodePool can satisfy explains every other clause.
+_PENDING_ORDER = ["labels", "resources", "limits", "labels-other-value", "taint"]
+_UNKNOWN_LABEL = re.compile(r'label "([^"]+)" does not have known values')
+
+
+def _pending_cause(clause: str, known_keys: Collection[str]) -> str | None:
+    text = clause.lower()
+    unknown = _UNKNOWN_LABEL.search(clause)
+    if unknown:
+        # Said of each NodePool lacking the label; it is the pods' mistake only if no
+        # NodePool or offering has that label at all.
+        return "labels" if unknown.group(1) not in known_keys else None
+    if "no valid values found" in text:
+        return "labels"
     if "no instance type" in text and ("resources" in text or "satisf" in text):
-        return ("no instance type can hold one of these pods: check the requests' values and "
-                "units")
-    if "incompatible" in text or "known values" in text or "no valid values" in text:
-        return ("no NodePool makes nodes with the labels these pods select: compare the "
-                "selector's keys and values with the NodePools' labels")
+        return "resources"
+    if "exceed limits" in text:
+        return "limits"
+    if "incompatible" in text:
+        return "labels-other-value"
     if "taint" in text:
-        return "the only NodePools that fit are tainted and these pods do not tolerate them"
+        return "taint"
+    return None
+
+
+def pending_hint(event: str, known_keys: Collection[str]) -> str:
+    """What Karpenter's FailedScheduling message means, in a learner's words.
+
+    Karpenter joins one clause a NodePool with "; " (seen on v1.14), e.g. "all available
+    instance types exceed limits for nodepool (NodePool=team-payments); did not tolerate
+    taint (...); incompatible requirements, label "team" does not have known values": the
+    last clause is the default pool lacking the team label, not the pods' mistake.
+    """
+    body = event.split("Failed to schedule pod,", 1)[-1]
+    causes = {_pending_cause(clause, known_keys) for clause in body.split(";")}
+    for cause in _PENDING_ORDER:
+        if cause in causes:
+            return _PENDING_HINTS[cause.removesuffix("-other-value")]
     return "Karpenter cannot place these pods: its event says why"
 
 
@@ -698,14 +729,11 @@ def _selector(dep: dict) -> str:
 
 
 def _pods_ready(check_id: str, name: str, count: int, on: Callable[[observe.NodeInfo], bool],
-                on_text: str, misplaced_hint: str, title: str, wait_s: float) -> Check:
+                on_text: str, misplaced_hint: str, title: str, options: dict) -> Check:
     holding = _Holding()
     expected = f"{count} Ready pods on {on_text}"
 
-    def fn(ctx) -> Outcome:
-        dep = _deployment(ctx, name)
-        if dep is None:
-            return _absent_deployment(ctx, name)
+    def fn(ctx, dep: dict) -> Outcome:
         where = f"pods of Deployment {ctx.namespace}/{name}"
         if _replicas(dep) != count:
             return failed(expected, f"the Deployment asks for {_replicas(dep)}",
@@ -725,8 +753,10 @@ def _pods_ready(check_id: str, name: str, count: int, on: Callable[[observe.Node
             verdict, event = why_pending(pending[0])
             found = f"{progress}; {_plural(len(pending), 'pod')} Pending"
             if verdict == "cannot":
-                if holding.seconds((pending[0]["metadata"]["uid"], event)) >= KARPENTER_VERDICT_HOLD_S:
-                    return failed(expected, found, pending_hint(event or ""), where, event)
+                held = holding.seconds((pending[0]["metadata"]["uid"], event))
+                if held >= KARPENTER_VERDICT_HOLD_S:
+                    hint = pending_hint(event or "", _known_node_labels(ctx).keys())
+                    return failed(expected, found, hint, where, event)
                 return waiting(expected, found, "Karpenter says it cannot place them yet",
                                where, event)
             if verdict == "launching":
@@ -741,38 +771,41 @@ def _pods_ready(check_id: str, name: str, count: int, on: Callable[[observe.Node
                           misplaced_hint, where)
         return waiting(expected, progress, "the pods are starting (or rolling out)", where)
 
-    return _check(check_id, title, fn, wait_s=wait_s)
+    return _check(check_id, title, _with_deployment(name, fn), options, wait_s=READY_WAIT_S)
 
 
 def pods_ready_on_pool(check_id: str, name: str, count: int, pool: str,
                        misplaced_hint: str = "some pods run on nodes of another NodePool: "
                        "check how the pod template selects nodes",
-                       title: str | None = None, wait_s: float = READY_WAIT_S) -> Check:
+                       title: str | None = None, **options) -> Check:
     return _pods_ready(check_id, name, count, lambda i: i.nodepool == pool,
                        f"{pool} nodes", misplaced_hint,
-                       title or f"{count} pods of {name} Ready on {pool} nodes", wait_s)
+                       title or f"{count} pods of {name} Ready on {pool} nodes", options)
 
 
 def pods_ready_with_node_label(check_id: str, name: str, count: int, key: str, value: str,
                                misplaced_hint: str, title: str | None = None,
-                               wait_s: float = READY_WAIT_S) -> Check:
+                               **options) -> Check:
     return _pods_ready(check_id, name, count, lambda i: i.labels.get(key) == value,
                        f"nodes with {key}={value}", misplaced_hint,
-                       title or f"{count} pods of {name} Ready on {key}={value} nodes", wait_s)
+                       title or f"{count} pods of {name} Ready on {key}={value} nodes", options)
 
 
 # ------------------------------------------------------------------ scaling down
 
 
-def deployment_scaled_to_zero(check_id: str, name: str, title: str | None = None) -> Check:
+def deployment_scaled_to_zero(check_id: str, name: str, title: str | None = None,
+                              **options) -> Check:
     def fn(ctx) -> Outcome:
         where = f"Deployment {ctx.namespace}/{name} .spec.replicas"
         dep = _deployment(ctx, name)
         if dep is None:
-            if kube.get("v1", "Namespace", ctx.namespace) is None:
+            # Only its events tell a Deployment the learner deleted from one never made
+            # (a reset must clear them too, or it would look deleted).
+            if not kube.events_for("Deployment", name, ctx.namespace):
                 return missing(f"Deployment {name} scaled to 0",
-                               f"namespace {ctx.namespace} does not exist: do the earlier "
-                               "exercises first", where)
+                               f"there is no Deployment {name} in {ctx.namespace}: do the "
+                               "earlier exercises first", where)
             # Deleting also frees the nodes: accepted, but scaling keeps the Deployment.
             return passed(0, "the Deployment was deleted (accepted; scaling to 0 would keep "
                           "it for later)", where)
@@ -781,11 +814,10 @@ def deployment_scaled_to_zero(check_id: str, name: str, title: str | None = None
             return passed(0, 0, where)
         return failed(0, have, f"the Deployment still keeps {_plural(have, 'pod')}", where)
 
-    return _check(check_id, title or f"Deployment {name} is scaled to 0", fn)
+    return _check(check_id, title or f"Deployment {name} is scaled to 0", fn, options)
 
 
-def no_pods_left(check_id: str, owner: str, title: str | None = None,
-                 wait_s: float = 30) -> Check:
+def no_pods_left(check_id: str, owner: str, title: str | None = None, **options) -> Check:
     """No pod in the lesson's namespace keeps a node alive (the owner's may still be going)."""
 
     def fn(ctx) -> Outcome:
@@ -798,25 +830,26 @@ def no_pods_left(check_id: str, owner: str, title: str | None = None,
                 if not p["metadata"].get("deletionTimestamp")]
         others = [p for p in live if p["metadata"]["uid"] not in mine]
         if others:
-            names = ", ".join(
-                p["metadata"]["name"] + (f" (on {p['spec']['nodeName']})"
-                                         if p["spec"].get("nodeName") else "")
-                for p in others[:4])
-            return failed("no pods", names,
-                          f"{_plural(len(others), 'pod')} left in {ctx.namespace} keep "
-                          f"{'its node' if len(others) == 1 else 'their nodes'} alive: "
-                          "delete them (or scale their owner to 0)", where)
+            names = [p["metadata"]["name"] for p in others]
+            shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+            found = ", ".join(f"{p['metadata']['name']} on "
+                              f"{p['spec'].get('nodeName') or '(not scheduled)'}"
+                              for p in others[:4])
+            one = len(names) == 1
+            return failed("no pods", found,
+                          f"{shown} {'keeps its node' if one else 'keep their nodes'} alive: "
+                          f"delete {'it' if one else 'them'} (or scale the owner to 0)", where)
         if live:
             return waiting("no pods", f"{_plural(len(live), 'pod')} of {owner} still running",
                            f"{owner}'s pods are going away", where)
         return passed("no pods", "no pods", where)
 
-    return _check(check_id, title or f"No pods left in the lesson's namespace", fn,
-                  wait_s=wait_s)
+    # Polls only while the owner's own pods are still terminating.
+    return _check(check_id, title or "No pods left in the lesson's namespace", fn, options,
+                  wait_s=30)
 
 
-def no_empty_nodes(check_id: str, pool: str, title: str | None = None,
-                   wait_s: float = CONSOLIDATION_WAIT_S) -> Check:
+def no_empty_nodes(check_id: str, pool: str, title: str | None = None, **options) -> Check:
     """Consolidation has removed every node of `pool` that no longer runs a pod."""
     where = f"nodes of NodePool {pool}"
 
@@ -835,4 +868,5 @@ def no_empty_nodes(check_id: str, pool: str, title: str | None = None,
                        "Karpenter removes empty nodes after the NodePool's consolidateAfter; "
                        "give it a few more seconds", where)
 
-    return _check(check_id, title or f"No empty {pool} nodes are left", fn, wait_s=wait_s)
+    return _check(check_id, title or f"No empty {pool} nodes are left", fn, options,
+                  wait_s=CONSOLIDATION_WAIT_S)

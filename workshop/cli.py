@@ -161,4 +161,8 @@ def _load_extra_verbs() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run through the package's module, not this `__main__` copy: lesson verbs register
+    # themselves into `workshop.cli`.
+    from workshop.cli import main as package_main
+
+    sys.exit(package_main())

@@ -97,7 +97,18 @@ def _progress(args) -> int:
     return 0
 
 
+@cli.verb("lab")
+def _lab(args) -> int:
+    from . import jupyter, lifecycle
+
+    lifecycle.require_repo_checkout()
+    lifecycle.up()
+    return jupyter.serve(args.port)
+
+
 def _parsers(sub) -> None:
+    lab = sub.add_parser("lab", help="start the cluster and JupyterLab on 127.0.0.1")
+    lab.add_argument("--port", type=int, help="JupyterLab port (default 8888 or LAB_PORT)")
     c = sub.add_parser("check", help="grade a lesson against the live cluster")
     c.add_argument("lesson", help="lesson number, e.g. 1")
     c.add_argument("--exercise", help="only this exercise, e.g. 1.2")

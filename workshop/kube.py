@@ -11,6 +11,7 @@ import functools
 from datetime import datetime, timezone
 import json
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,8 +102,19 @@ def require_cluster() -> None:
 
 def resource(api_version: str, kind: str):
     try:
-        return dynamic().resources.get(api_version=api_version, kind=kind)
+        res = dynamic().resources.get(api_version=api_version, kind=kind)
+        if res.group_version != api_version:
+            # Discovery matches loosely (`v1` finds apps/v1 kinds); the API would then
+            # reject the object with a Go type name. Say where the kind really lives.
+            raise ResourceNotFoundError(res.group_version)
+        return res
     except ResourceNotFoundError:
+        homes = sorted({r.group_version for r in _search(kind)})
+        if homes:
+            raise WorkshopError(
+                f"kind `{kind}` is not in apiVersion `{api_version}`",
+                fix=f"use `apiVersion: {homes[0]}`" + (f" (or {', '.join(homes[1:])})" if homes[1:] else ""),
+            ) from None
         raise WorkshopError(
             f"the cluster does not know kind `{kind}` in apiVersion `{api_version}`",
             fix="check the spelling of `kind` and `apiVersion` (e.g. NodePool is "
@@ -110,6 +122,13 @@ def resource(api_version: str, kind: str):
         ) from None
     except _DOWN as exc:
         raise ClusterNotRunning(str(exc).splitlines()[0][:200]) from None
+
+
+def _search(kind: str) -> list:
+    try:
+        return [r for r in dynamic().resources.search(kind=kind) if getattr(r, "group_version", None)]
+    except Exception:  # discovery trouble: fall back to the generic message
+        return []
 
 
 def call(fn: Callable, *args, **kwargs):
@@ -188,13 +207,32 @@ def api_error(exc: ApiException) -> WorkshopError:
         reason = body.get("message") or reason
     except (ValueError, TypeError):
         pass
-    if exc.status in (401, 403):
+    plain = _plain_type_errors(reason)
+    shape_error, reason = plain != reason, plain
+    if shape_error:
+        fix = "change that field's shape in your YAML and apply again"
+    elif exc.status in (401, 403):
         fix = "the workshop's kubeconfig may be stale: run `make up`"
     elif exc.status == 422:
         fix = "fix the field the API names above and apply again"
     else:
         fix = "read the API's reason above"
     return WorkshopError(f"the API server rejected it: {reason}", fix=fix)
+
+
+_TYPE_ERROR = re.compile(r"(\.[\w.\[\]=/-]+): expected (map|list|string|int\w*|bool\w*), got [^\n]*")
+_SHAPES = {"map": "a mapping (`key: value` lines)", "list": "a list (lines starting with `- `)",
+           "string": "text", "bool": "true or false"}
+
+
+def _plain_type_errors(reason: str) -> str:
+    """'.spec.x: expected map, got &{[map[a:b]]}' (Go internals) -> plain words."""
+    def plain(m: re.Match) -> str:
+        want = m.group(2)
+        shape = _SHAPES.get(want, "a number" if want.startswith("int") else want)
+        return f"`{m.group(1)}` must be {shape}"
+    reason = _TYPE_ERROR.sub(plain, reason)
+    return re.sub(r"failed to create typed patch object \([^)]*\): ", "", reason)
 
 
 # ---------------------------------------------------------------- parsing YAML
@@ -223,6 +261,12 @@ def parse_manifests(text: str, source: str = "the YAML") -> list[dict]:
                 f"document {i} of {source} is {what}, not a Kubernetes object",
                 fix="each document needs `apiVersion:`, `kind:` and `metadata:` at the top "
                 "level (a leading `-` makes it a list)",
+            )
+        if "metadata" in doc and not isinstance(doc["metadata"], dict):
+            raise WorkshopError(
+                f"document {i} of {source}: `metadata` must be a mapping (`name: ...` "
+                "indented under it), not a list",
+                fix="write `metadata:` then `  name: my-object` on the next line",
             )
         missing = [k for k in ("apiVersion", "kind") if not doc.get(k)]
         name = (doc.get("metadata") or {}).get("name") if isinstance(doc.get("metadata"), dict) else None

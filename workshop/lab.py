@@ -22,6 +22,7 @@ from __future__ import annotations
 import getpass
 import html
 import os
+import re
 import shlex
 import time
 from datetime import datetime, timedelta, timezone
@@ -31,7 +32,7 @@ from .errors import WorkshopError
 
 __all__ = ["use_lesson", "check", "apply_yaml", "show", "wait_for", "solution_mode"]
 
-_state = {"lesson": None}
+_state: dict = {"lesson": None, "applied_at": None}
 
 
 def solution_mode() -> bool:
@@ -114,6 +115,7 @@ def apply_yaml(text: str, exercise: str | None = None, namespace: str | None = N
             raise WorkshopError("this cell holds no YAML objects",
                                 fix="write a manifest under the %%apply line")
         applied = kube.apply(objs, field_manager=field_manager(), default_namespace=ns)
+    _state["applied_at"] = datetime.now(timezone.utc)  # show.events() starts here
     if not quiet:
         _display_html("<br>".join(html.escape(str(a)) for a in applied))
     return applied
@@ -171,12 +173,43 @@ def check(exercise: str, wait: bool = True) -> grading.Report | None:
         return None
     if handle:
         handle.update(_html_obj(grading.render_html(report)))
+        report = _ShownReport.of(report)
     else:
         print(grading.render_text(report))
     if solution_mode() and not report.passed:
         raise AssertionError("solution mode: not every check passed\n"
                              + grading.render_text(report))
     return report
+
+
+class _ShownReport(grading.Report):
+    """The Report check() returns in a notebook. check() has already shown the table, so
+    Jupyter's automatic display of the cell's last value (`check("1.1")` on its own line)
+    must not show it a second time; displaying it in a later cell still works."""
+
+    _shown_in: int | None = None
+
+    @classmethod
+    def of(cls, report: grading.Report) -> "_ShownReport":
+        shown = cls(report.lesson, report.exercises, report.title)
+        shown._shown_in = _execution_count()
+        return shown
+
+    def _ipython_display_(self) -> None:
+        if self._shown_in is not None and self._shown_in == _execution_count():
+            return
+        from IPython.display import display
+
+        display(_html_obj(grading.render_html(self)))
+
+
+def _execution_count() -> int | None:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    ip = get_ipython()
+    return getattr(ip, "execution_count", None) if ip is not None else None
 
 
 def _live_handle():
@@ -280,12 +313,19 @@ class _Show:
                               "state", "node", "age"], rows))
 
     @_friendly
-    def events(self, minutes: float = 5, namespace: str | None = None) -> None:
-        """The story of the last few minutes, oldest first: the lesson's pods and
-        Deployments, and Karpenter's NodeClaims, Nodes and NodePools. Repeats of the same
-        event (e.g. five pods Nominated) are folded into one row."""
+    def events(self, minutes: float | None = None, namespace: str | None = None) -> None:
+        """The story so far, oldest first: the lesson's pods and Deployments, and Karpenter's
+        NodeClaims, Nodes and NodePools. By default it starts at your last %%apply (or 5
+        minutes ago); `minutes=10` looks further back. Repeats of the same event (e.g. five
+        pods Nominated) are folded into one row."""
         ns = namespace or _default_namespace(None)
-        since = datetime.now(timezone.utc) - timedelta(minutes=minutes)
+        now = datetime.now(timezone.utc)
+        if minutes is None and _state["applied_at"] is not None:
+            # Events carry whole seconds: start a little before the apply.
+            since, start = _state["applied_at"] - timedelta(seconds=2), "your last %%apply"
+        else:
+            minutes = 5 if minutes is None else minutes
+            since, start = now - timedelta(minutes=minutes), f"the last {minutes:g} minutes"
         evs = [e for e in _events(ns) if e[0] >= since]
         if ns != "default":
             evs += [e for e in _events("default") if e[0] >= since
@@ -299,23 +339,29 @@ class _Show:
                    or "")
             key = (who, obj.get("kind", ""), ev.get("reason", ""))
             count = ev.get("count") or ((ev.get("series") or {}).get("count")) or 1
-            if groups and tuple(groups[-1][1:3]) + (groups[-1][4],) == key:
+            if groups and (groups[-1][1], groups[-1][2], groups[-1][4]) == key:
                 groups[-1][3].add(obj.get("name", ""))
                 groups[-1][6] += count
                 continue
             groups.append([when, who, obj.get("kind", ""), {obj.get("name", "")},
-                           ev.get("reason", ""), (ev.get("message") or "").strip(), count])
+                           ev.get("reason", ""), _short_event(ev.get("message") or ""), count])
         if not groups:
-            _display_html(f"<i>no events in the last {minutes:g} minutes</i>")
+            _display_html(f"<i>no events in {html.escape(ns)} or from Karpenter since "
+                          f"{html.escape(start)}</i>; <code>show.events(minutes=10)</code> "
+                          "looks further back")
             return
         rows = []
         for when, who, kind, names, reason, message, count in groups:
-            what = (f"{len(names)} {kind}s" if len(names) > 1
-                    else f"{kind} {next(iter(names))}"[:60])
+            names.discard("")
+            if len(names) > 1:
+                what = f"{len(names)} {kind}s"
+            else:
+                what = f"{kind} {next(iter(names), '')}".strip()[:60]
             times = f" (×{count})" if count > 1 else ""
             rows.append([when.astimezone().strftime("%H:%M:%S"), who, what, reason + times,
                          message[:200]])
-        _display_html(_table(["time", "from", "object", "reason", "message (first)"], rows))
+        _display_html(f"<small>Events since {html.escape(start)}, oldest first:</small>"
+                      + _table(["time", "from", "object", "reason", "message (first)"], rows))
 
     @_friendly
     def offerings(self, pool: str | None = None, cpu: str | None = None,
@@ -377,7 +423,10 @@ class _Show:
             headers.append(f"holds {cpu} CPU, {memory}?")
         where = f"NodePool <code>{html.escape(pool)}</code> admits" if pool else "The catalog has"
         head = f"{where} {html.escape(catalog_mod.describe_set(admitted))}."
-        if cpu_m is not None and pick is None:
+        if not admitted:
+            head += (" <b>Its requirements match nothing in the catalog</b>: check each "
+                     "value's spelling (values are exact and case-sensitive).")
+        elif cpu_m is not None and pick is None:
             head += f" <b>None of them can hold {html.escape(str(cpu))} CPU and {html.escape(str(memory))}.</b>"
         _display_html(head + ("<br>" + _table(headers, rows) if rows else ""))
 
@@ -415,6 +464,20 @@ def _claim_state(nc: dict) -> str:
         if kube.is_true(nc, cond):
             state = cond
     return state
+
+
+_TRANSITION = re.compile(r"Status condition transitioned, Type: (\w+), Status: (\w+) -> (\w+)"
+                         r"(?:, Reason: [^,]*)?(?:, Message: (.*))?$", re.S)
+
+
+def _short_event(message: str) -> str:
+    """Karpenter's "Status condition transitioned, Type: X, Status: A -> B, ..." as "X: A → B"."""
+    message = message.strip()
+    m = _TRANSITION.match(message)
+    if not m:
+        return message
+    kind, old, new, detail = m.groups()
+    return f"{kind}: {old} → {new}" + (f" ({detail.strip()})" if detail and detail.strip() else "")
 
 
 def _healthy_pool_event(ev: dict) -> bool:
@@ -468,20 +531,40 @@ class _WaitFor:
     def pods(self, count: int, app: str | None = None, namespace: str | None = None,
              timeout_s: float = 90) -> None:
         ns = namespace or _default_namespace(None)
+        sel = f"app={app}" if app else None
+        what = f"pods with app={app}" if app else "pods"
         handle = _live_handle()
+        seen = {"ready": 0, "pending": 0, "total": 0}
 
-        def tick(elapsed: float, ready: int) -> None:
+        def enough() -> bool:
+            pods = [p for p in observe.pods(ns, sel)
+                    if not (p.get("metadata") or {}).get("deletionTimestamp")]
+            seen.update(ready=sum(observe.is_ready(p) for p in pods),
+                        pending=sum(observe.is_pending(p) for p in pods), total=len(pods))
+            return seen["ready"] >= count
+
+        def tick(elapsed: float) -> None:
             if handle:
-                handle.update(_html_obj(f"… {ready}/{count} pods Ready ({elapsed:.0f}s)"))
+                handle.update(_html_obj(f"… {seen['ready']}/{count} {html.escape(what)} Ready, "
+                                        f"{seen['pending']} Pending ({elapsed:.0f}s)"))
+            # Waiting cannot help when fewer pods exist than asked for and none is coming.
+            if elapsed >= 10 and seen["total"] < count and not seen["pending"]:
+                raise WorkshopError(
+                    f"only {seen['total']} {what} exist in {ns}, {count} expected",
+                    fix="check `replicas` (and the namespace) and run the %%apply cell again")
 
         try:
             start = time.monotonic()
-            observe.wait_pods_ready(ns, f"app={app}" if app else None, count, timeout_s, tick)
-            msg = f"✓ {count} pods Ready after {time.monotonic() - start:.1f}s"
-            handle.update(_html_obj(msg)) if handle else print(msg)
+            kube.wait_until(enough, timeout_s, 0.25, f"{count} Ready {what} in {ns}", tick)
+            msg = f"✓ {count} {what} Ready after {time.monotonic() - start:.1f}s"
+            handle.update(_html_obj(html.escape(msg))) if handle else print(msg)
         except WorkshopError as exc:
             _error_box(WorkshopError(exc.message, detail=exc.detail,
                                      fix=exc.fix or "show.pods() says why pods are pending"))
+        except KeyboardInterrupt:
+            _display_html("<i>stopped waiting</i>")
+            if solution_mode():
+                raise
 
     @_friendly
     def no_nodes(self, pool: str | None = None, timeout_s: float = 120) -> None:
@@ -498,7 +581,13 @@ class _WaitFor:
             msg = f"✓ no nodes left after {time.monotonic() - start:.1f}s"
             handle.update(_html_obj(msg)) if handle else print(msg)
         except WorkshopError as exc:
-            _error_box(exc)
+            _error_box(WorkshopError(exc.message, detail=exc.detail, fix=exc.fix or
+                                     "show.pods() lists pods that still hold a node; "
+                                     "show.events() says what Karpenter is doing"))
+        except KeyboardInterrupt:
+            _display_html("<i>stopped waiting</i>")
+            if solution_mode():
+                raise
 
 
 show = _Show()

@@ -103,6 +103,10 @@ def reset(n: int, timeout_s: float = 60) -> list[str]:
     for pool in pools:
         if kube.delete("karpenter.sh/v1", "NodePool", pool):
             done.append(f"NodePool {pool}")
+        # Karpenter would get to these through the garbage collector's cascade; deleting
+        # them directly saves the collector's delay (seconds) before the nodes drain.
+        for claim in observe.nodeclaims(pool):
+            kube.delete("karpenter.sh/v1", "NodeClaim", claim["metadata"]["name"])
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         left_pods = observe.pods(ns)

@@ -34,6 +34,8 @@ def up(quiet: bool = False) -> UpReport:
     with step("control plane (etcd, kube-apiserver, scheduler, controller-manager, kwok)") as s:
         report.control_plane = cluster.up(bin_dir, versions)
         s["status"] = report.control_plane
+        if report.control_plane == "started" or "kwok-controller" in report.control_plane:
+            release_node_leases()
     with step("Karpenter's CRDs"):
         report.applied += platform.apply_crds(bin_dir / "crds")
     with step("Karpenter (kwok provider)") as s:
@@ -52,6 +54,16 @@ def up(quiet: bool = False) -> UpReport:
         s["status"] = f"{len(changed)} changed" if changed else "unchanged"
     report.seconds = time.monotonic() - t0
     return report
+
+
+def release_node_leases() -> None:
+    """Let a restarted kwok controller take over the nodes that already exist.
+
+    kwok only drives the nodes whose lease it holds; after a restart the old leases still
+    name the previous process (valid 200 s), so pods bound to existing nodes would stay
+    Pending for minutes. The new controller re-creates every lease at once.
+    """
+    kube.delete_all("coordination.k8s.io/v1", "Lease", "kube-node-lease")
 
 
 def down() -> list[str]:

@@ -1,0 +1,18 @@
+"""Lesson 00, setup and tour: the environment every later lesson relies on is healthy."""
+
+from workshop import checkers as c
+from workshop import grading, platform
+
+NODEPOOLS: list[str] = []  # this lesson creates nothing; reset has nothing to remove
+
+GENERAL, GPU = platform.DEFAULT_NODEPOOLS
+
+LESSON = grading.Lesson(0, "Setup and tour", [
+    grading.Exercise("0.1", "The environment is healthy", [
+        c.cluster_reachable("0.1.api"),
+        c.karpenter_running("0.1.karpenter"),
+        c.nodeclass_ready("0.1.nodeclass"),
+        c.default_nodepool_intact("0.1.general-purpose", GENERAL),
+        c.default_nodepool_intact("0.1.gpu", GPU),
+    ]),
+])

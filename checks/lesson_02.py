@@ -1,0 +1,44 @@
+"""Lesson 02, your own NodePool: team-payments admits only what the team asked for, and
+the team's workload lands only there."""
+
+from workshop import checkers as c
+from workshop import grading
+
+POOL = "team-payments"
+NODEPOOLS = [POOL]  # cluster-scoped: reset deletes it along with namespace lesson-02
+
+APP = "payments-api"
+LABEL = {"team": "payments"}
+# The offerings the team asked for; any requirements admitting the same set pass.
+ASKED = [
+    {"key": "kubernetes.io/arch", "operator": "In", "values": ["arm64"]},
+    {"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["spot"]},
+    {"key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": ["m6g", "c6g"]},
+]
+AFTER_POOL = {"depends_on": ["2.1.nodepool"]}
+AFTER_APP = {"depends_on": ["2.2.deployment"]}
+
+LESSON = grading.Lesson(2, "Your own NodePool", [
+    grading.Exercise("2.1", "NodePool team-payments", [
+        c.nodepool_exists("2.1.nodepool", POOL),
+        c.nodepool_uses_nodeclass("2.1.nodeclass", POOL, **AFTER_POOL),
+        c.nodepool_ready("2.1.ready", POOL, **AFTER_POOL),
+        c.nodepool_admits_exactly("2.1.offerings", POOL, ASKED,
+                                  title="admits exactly arm64 spot m6g and c6g", **AFTER_POOL),
+        c.nodepool_template_labels("2.1.labels", POOL, LABEL, **AFTER_POOL),
+        c.nodepool_limits("2.1.limits", POOL, {"cpu": "16", "memory": "64Gi"}, **AFTER_POOL),
+    ]),
+    grading.Exercise("2.2", "payments-api runs on team-payments nodes", [
+        c.deployment_in_namespace("2.2.deployment", APP),
+        c.deployment_replicas("2.2.replicas", APP, 4, **AFTER_APP),
+        c.container_requests("2.2.requests", APP, cpu="500m", memory="512Mi", **AFTER_APP),
+        c.pod_template_requires_label(
+            "2.2.selector", APP, "team", ["payments"], **AFTER_APP,
+            unconstrained_hint="no selector: nothing keeps these pods on the team's nodes "
+            "(they may well land on the default pool)"),
+        c.pods_ready_on_pool(
+            "2.2.ready", APP, 4, POOL, depends_on=["2.2.deployment", "2.2.replicas"],
+            misplaced_hint="pods landed on another pool: without a selector on the team's "
+            "label they go to the default pool"),
+    ]),
+])

@@ -1,0 +1,56 @@
+"""Lesson 01 on the real cluster: start state, reference solution, every mistake in
+tests/mistakes/lesson-01/, and a reset that leaves the platform and the learner's files alone."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from workshop import grading, kube, lessons, paths, platform
+
+from lesson_harness import check_start_state, cli
+
+pytestmark = pytest.mark.cluster
+LESSON = 1
+
+
+def test_start_state_does_not_pass(cluster):
+    results = {r.id: r for r in check_start_state(1).results}
+    first = results["1.1.deployment"]
+    assert first.status is grading.Status.MISSING and "lesson-01" in first.hint
+
+
+def _fingerprint() -> dict:
+    pools = [kube.get(platform.NODEPOOL_API, "NodePool", n) for n in platform.DEFAULT_NODEPOOLS]
+    files = {str(p): hashlib.sha256(p.read_bytes()).hexdigest()
+             for p in sorted(paths.NOTEBOOKS_DIR.rglob("*")) if p.is_file()}
+    return {"pools": [(p["metadata"]["uid"], p["metadata"]["generation"], p["spec"])
+                      for p in pools],
+            "files": files}
+
+
+def test_reset_keeps_platform_defaults_and_notebooks(cluster):
+    lessons.apply_solution("1.1")
+    before = _fingerprint()
+    result = cli("reset", "1")
+    assert result.returncode == 0, result.stderr
+    assert "untouched" in result.stdout
+    assert _fingerprint() == before
+    assert kube.get("apps/v1", "Deployment", "inflate", "lesson-01") is None
+
+
+@pytest.mark.xfail(reason="lessons.reset keeps the namespace's events, so to 1.3 a reset "
+                   "Deployment looks deleted by hand (reset should delete v1 Events too)")
+def test_reset_after_1_1_does_not_pass_1_3(cluster):
+    lessons.reset(1)
+    lessons.apply_solution("1.1")
+    lessons.reset(1)
+    scaled = lessons.grade("1.3", wait=False).results[0]
+    assert scaled.id == "1.3.scaled" and scaled.status is not grading.Status.PASS, scaled
+
+
+# The tests every lesson shares (its reference solution, each of its mistakes), imported
+# last so pytest runs them after the start-state test above.
+from lesson_harness import (  # noqa: E402,F401
+    test_mistake_is_diagnosed, test_reference_solution_passes)
