@@ -70,9 +70,13 @@ def registry(monkeypatch):
 def fake_checks_package(monkeypatch, tmp_path, sources: dict[str, str]):
     for name, src in sources.items():
         (tmp_path / f"{name}.py").write_text(textwrap.dedent(src))
-    pkg = types.ModuleType("checks")
+    # A package name of its own: the real `checks` package (and any of its lesson modules
+    # already imported by other tests) must not leak into these lessons.
+    name = f"fake_checks_{tmp_path.name.replace('-', '_')}"
+    pkg = types.ModuleType(name)
     pkg.__path__ = [str(tmp_path)]
-    monkeypatch.setitem(sys.modules, "checks", pkg)
+    monkeypatch.setitem(sys.modules, name, pkg)
+    monkeypatch.setattr(g, "_PACKAGE", name)
     importlib.invalidate_caches()
 
 
@@ -440,7 +444,7 @@ def test_lessons_load_lazily_from_checks_package(registry, tmp_path):
         "lesson_00": LESSON_SRC.format(n=0), "lesson_02": LESSON_SRC.format(n=2)})
     assert g._LESSONS == {}
     ex = g.find_exercise("2.1")
-    assert ex.title == "first" and "checks.lesson_02" in sys.modules
+    assert ex.title == "first" and f"{g._PACKAGE}.lesson_02" in sys.modules
     assert g.get_lesson(2) is g._LESSONS[2]  # loaded once, then served from the registry
     assert g.run(ex, None).passed
     with pytest.raises(g.UnknownExercise) as err:
