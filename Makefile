@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 PYTHON ?= $(shell command -v python3.11 || command -v python3 || echo python3)
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down status lab test test-unit bench catalog clean-cluster clean-cache reinstall
+.PHONY: help install up down status lab test test-unit bench catalog progress clean-cluster clean-cache reinstall
 
 help: ## this list
 	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -68,6 +68,7 @@ bench: $(STAMP) ## speed and memory numbers as one JSON object (BENCH_COLD=1 for
 # The tests use their own cluster state (.workshop-test/), so a learner's cluster is never
 # touched; the session builds, starts and deletes it itself.
 test: $(STAMP) ## run every test: unit, the real cluster, the notebooks
+	@$(WORKSHOP) build
 	@WORKSHOP_STATE=$(ROOT)/.workshop-test $(VENV)/bin/python -m pytest $(ROOT)/tests $(PYTEST_ARGS)
 
 test-unit: $(STAMP) ## only the tests that need no cluster
