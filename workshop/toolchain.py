@@ -212,7 +212,7 @@ def targets(v: Versions, work: Path) -> list[Target]:
 
 _NETWORK = re.compile(
     r"(dial tcp|no such host|i/o timeout|connection refused|TLS handshake timeout|"
-    r"proxyconnect|server response: (?:404|410|403))",
+    r"proxyconnect|server response: (?:404|410|403)|module lookup disabled|GOPROXY=off)",
     re.I,
 )
 _MODULE = re.compile(r"([\w.\-]+\.[a-z]{2,}/[\w./\-]+)@(v[\w.\-+]+)")
