@@ -35,7 +35,7 @@ LESSON = grading.Lesson(2, "Your own NodePool", [
         c.pod_template_requires_label(
             "2.2.selector", APP, "team", ["payments"], **AFTER_APP,
             unconstrained_hint="no selector: nothing keeps these pods on the team's nodes "
-            "(they may well land on the default pool)"),
+            "(the default pool, which outranks it, takes them)"),
         c.pods_ready_on_pool(
             "2.2.ready", APP, 4, POOL, depends_on=["2.2.deployment", "2.2.replicas"],
             misplaced_hint="pods landed on another pool: without a selector on the team's "
