@@ -478,6 +478,9 @@ def render_text(report: Report, color: bool = False) -> str:
             pts = paint(f"({r.points}/{r.max_points})", "2")
             lines.append(f"  {sym} {status}  {r.id:<{width}}  {r.title}  {pts}")
             if r.status is Status.PASS:
+                # A pass with a remark ("accepted, but ...") still shows what was found.
+                if "accepted" in r.found:
+                    lines.append(f"      {paint('found    ', '2')}{r.found}")
                 continue
             for label, value in (("object", r.object), ("expected", r.expected),
                                  ("found", r.found), ("event", r.event or ""),

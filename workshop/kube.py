@@ -174,6 +174,9 @@ NAMESPACED_KINDS = [
     ("apps/v1", "ReplicaSet"), ("batch/v1", "Job"), ("batch/v1", "CronJob"),
     ("policy/v1", "PodDisruptionBudget"), ("v1", "Service"), ("v1", "ConfigMap"),
     ("v1", "PersistentVolumeClaim"), ("v1", "Pod"),
+    # Events too: a grader reads them (e.g. "inflate was deleted, not scaled"), and stale
+    # ones from before a reset would describe objects that no longer exist.
+    ("v1", "Event"),
 ]
 
 

@@ -40,8 +40,6 @@ def test_reset_keeps_platform_defaults_and_notebooks(cluster):
     assert kube.get("apps/v1", "Deployment", "inflate", "lesson-01") is None
 
 
-@pytest.mark.xfail(reason="lessons.reset keeps the namespace's events, so to 1.3 a reset "
-                   "Deployment looks deleted by hand (reset should delete v1 Events too)")
 def test_reset_after_1_1_does_not_pass_1_3(cluster):
     lessons.reset(1)
     lessons.apply_solution("1.1")
