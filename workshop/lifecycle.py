@@ -82,7 +82,8 @@ def clean_cluster() -> bool:
     karpenter.stop()
     bin_dir = toolchain.bin_dir()
     deleted = cluster.delete(bin_dir if bin_dir.exists() else None)
-    for f in (karpenter.STATE_FILE, karpenter.PID_FILE):
+    # A new cluster starts with no graded progress.
+    for f in (karpenter.STATE_FILE, karpenter.PID_FILE, paths.STATE / "progress.json"):
         f.unlink(missing_ok=True)
     return deleted
 

@@ -52,3 +52,18 @@ def test_reset_after_1_1_does_not_pass_1_3(cluster):
 # last so pytest runs them after the start-state test above.
 from lesson_harness import (  # noqa: E402,F401
     test_mistake_is_diagnosed, test_reference_solution_passes)
+
+
+def test_finished_lesson_grades_as_finished_and_reset_forgets(cluster):
+    # 1.3 (scale to zero) undoes the 5 Ready replicas of 1.1 and 1.2 by design: a lesson
+    # solved in order must still grade as done, and only until it is reset.
+    lessons.reset(1)
+    lessons.solve(1)
+    whole = lessons.grade(1)
+    assert whole.passed, grading.render_text(whole)
+    carried = [r for r in whole.results if "later exercise changed this state" in r.found]
+    assert {r.id.rsplit(".", 1)[0] for r in carried} == {"1.1", "1.2"}
+    alone = lessons.grade("1.1", wait=False)  # one exercise alone: the live state only
+    assert not alone.passed
+    lessons.reset(1)
+    assert not lessons.grade(1, wait=False).passed
