@@ -48,6 +48,7 @@ def _up(args) -> int:
           f"Karpenter {r.karpenter}).")
     if changed:
         print("  applied: " + ", ".join(changed))
+    print(f"  NodePools: {lifecycle.nodepool_note()}")
     print(f"  ports: {lifecycle.port_note()}")
     print("  use it from a terminal:")
     print(f"    export KUBECONFIG={paths.KUBECONFIG} PATH={paths.BIN_LINK}:$PATH")

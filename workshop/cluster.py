@@ -224,21 +224,21 @@ def up(bin_dir: Path, versions: Versions, timeout_s: float = 90) -> str:
 
 
 def _wait_ready(timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if kube.ready():
-            dead = [c for c in components() if not c.running]
-            if not dead:
-                return
-        else:
-            dead = [c for c in components() if not c.running and c.name in ("etcd", "kube-apiserver")]
-        if dead and time.monotonic() > deadline - timeout_s + 5:
+    """Wait for /readyz with every component alive; a component that dies meanwhile is
+    reported with its log tail (e.g. a port another program took while we were stopped)."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout_s:
+        dead = [c for c in components() if not c.running]
+        # kwokctl starts every process at once: one that is gone after a moment has died.
+        if dead and time.monotonic() - start > 2:
             comp = dead[0]
             raise WorkshopError(
                 f"the cluster's {comp.name} stopped right after starting",
                 detail=_component_log_tail(comp.name),
                 fix="read the log lines above; `make clean-cluster` then `make up` recreates it",
             )
+        if not dead and kube.ready():
+            return
         time.sleep(0.2)
     raise WorkshopError(
         f"the API server did not become ready within {timeout_s:.0f}s",

@@ -141,6 +141,14 @@ def render_status(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def nodepool_note() -> str:
+    parts = []
+    for np in kube.list_(platform.NODEPOOL_API, "NodePool"):
+        ready = "Ready" if kube.is_true(np, "Ready") else "not Ready"
+        parts.append(f"{np['metadata']['name']} {ready}")
+    return ", ".join(parts) or "none"
+
+
 def port_note() -> str:
     """Which ports the cluster uses (they are chosen once, when the cluster is created)."""
     comps = {c.name: c.port for c in cluster.components()}

@@ -6,6 +6,7 @@ These stop and start parts of the cluster, so they run after the provisioning te
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -142,3 +143,35 @@ def test_karpenter_pid_reuse_is_not_trusted(cluster):
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_cluster_dying_mid_check_gives_an_error_that_says_make_up(cluster):
+    from workshop import grading
+
+    apiserver = pids()["kube-apiserver"]
+    calls = []
+
+    def dies_between_polls(ctx):
+        calls.append(1)
+        if len(calls) == 1:
+            os.kill(apiserver, signal.SIGKILL)
+            kube.wait_until(lambda: not kube.ready(), 10, 0.1, "the API server to go")
+            return grading.waiting("a Ready pod", "none yet", "give it a moment")
+        kube.get("v1", "Namespace", "default")  # the cluster is gone by now
+        return grading.passed("a Ready pod", "one")
+
+    exercise = grading.Exercise("9.1", "dies mid-check", [
+        grading.Check("9.1.a", "polls", dies_between_polls, wait_s=20, poll_s=0.2),
+        grading.Check("9.1.b", "after it", lambda ctx: grading.passed("x", "x")),
+    ])
+    report = grading.run(exercise, None)
+    assert [r.status for r in report.results] == [grading.Status.ERROR] * 2
+    assert "make up" in report.results[0].hint + report.results[0].found
+    assert grading.exit_code(report) == 2
+
+    # The CLI says the same, as JSON, with exit code 2 and no traceback.
+    result = cli("check", "1", "--json")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    payload = json.loads(result.stdout)
+    assert {c["status"] for e in payload["exercises"] for c in e["checks"]} == {"error"}
+    assert cli("up").returncode == 0
