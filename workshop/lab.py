@@ -68,9 +68,15 @@ def _default_namespace(exercise: str | None) -> str:
 
 def _display_html(markup: str) -> None:
     try:
+        from IPython import get_ipython
         from IPython.display import HTML, display
-    except ImportError:  # plain Python: print the text content
-        print(html.unescape(markup.replace("<br>", "\n")))
+    except ImportError:
+        get_ipython = None
+    if get_ipython is None or get_ipython() is None:
+        # Plain Python (a script, a REPL): print the text, not "<HTML object>".
+        text = re.sub(r"<br>|</tr>|</p>|</div>", "\n", markup)
+        text = re.sub(r"</t[dh]>", "  ", text)
+        print(html.unescape(re.sub(r"<[^>]+>", "", text)).strip())
         return
     display(HTML(markup))
 
