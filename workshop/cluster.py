@@ -100,22 +100,21 @@ class Component:
     name: str
     pid: int | None
     running: bool
-    port: int | None
+    port: int | None  # the one it serves on
+    ports: list[int]
     uptime_s: float | None
     rss_mib: float
 
 
-def _ports(cfg: dict) -> dict[str, int]:
-    out: dict[str, int] = {}
+def _ports(cfg: dict) -> dict[str, list[int]]:
+    """Each component's ports, the one it serves on first (etcd's peer port last)."""
+    out: dict[str, list[int]] = {}
     for comp in cfg.get("components") or []:
-        for p in comp.get("ports") or []:
-            # The first host port of each component is the one it serves on.
-            if comp["name"] not in out and p.get("hostPort"):
-                out[comp["name"]] = int(p["hostPort"])
-    opts = cfg.get("options") or {}
-    out.setdefault("kube-apiserver", int(opts.get("kubeApiserverPort") or 0) or None)
-    out.setdefault("etcd", int(opts.get("etcdPort") or 0) or None)
-    return {k: v for k, v in out.items() if v}
+        ports = comp.get("ports") or []
+        ports = sorted(ports, key=lambda p: str(p.get("name", "")).startswith("peer"))
+        numbers = [int(p.get("hostPort") or p.get("port") or 0) for p in ports]
+        out[comp["name"]] = [n for n in numbers if n]
+    return out
 
 
 def components() -> list[Component]:
@@ -128,7 +127,7 @@ def components() -> list[Component]:
         pid = procs.read_pid(cluster_dir() / "pids" / f"{name}.pid")
         running = procs.is_running(pid, binary)
         result.append(Component(
-            name, pid, running, ports.get(name),
+            name, pid, running, (ports.get(name) or [None])[0], ports.get(name) or [],
             procs.uptime_s(pid) if running and pid else None,
             procs.rss_mib(pid) if running and pid else 0.0,
         ))
@@ -150,12 +149,14 @@ def _clear_stale_pids() -> None:
 
 def _check_ports(dead: list[Component]) -> None:
     for comp in dead:
-        if comp.port and procs.port_in_use(comp.port):
-            holder = procs.port_holder(comp.port)
+        for port in comp.ports:
+            if not procs.port_in_use(port):
+                continue
+            holder = procs.port_holder(port)
             who = f"pid {holder.pid} ({holder.command})" if holder and holder.pid else (
                 holder.command if holder else "another program")
             raise WorkshopError(
-                f"port {comp.port} on 127.0.0.1, which the cluster's {comp.name} uses, "
+                f"port {port} on 127.0.0.1, which the cluster's {comp.name} uses, "
                 f"is taken by {who}",
                 fix="stop that program, or `make clean-cluster` and `make up` to pick new ports",
             )
