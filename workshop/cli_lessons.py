@@ -91,7 +91,7 @@ def _progress(args) -> int:
     print(f"{'lesson':<8}{'score':>8}  exercises")
     for n, r in rows:
         marks = " ".join(
-            f"{e.id}{'✓' if all(x.status == grading.Status.PASS for x in e.results) else '·'}"
+            f"{e.id}{'✓' if e.passed else '·'}"
             for e in r.exercises)
         print(f"{n:<8}{f'{r.score}/{r.max}':>8}  {marks}")
     return 0

@@ -100,10 +100,13 @@ class Component:
     name: str
     pid: int | None
     running: bool
-    port: int | None  # the one it serves on
-    ports: list[int]
+    ports: list[int]  # the one it serves on first
     uptime_s: float | None
     rss_mib: float
+
+    @property
+    def port(self) -> int | None:
+        return self.ports[0] if self.ports else None
 
 
 def _ports(cfg: dict) -> dict[str, list[int]]:
@@ -127,7 +130,7 @@ def components() -> list[Component]:
         pid = procs.read_pid(cluster_dir() / "pids" / f"{name}.pid")
         running = procs.is_running(pid, binary)
         result.append(Component(
-            name, pid, running, (ports.get(name) or [None])[0], ports.get(name) or [],
+            name, pid, running, ports.get(name) or [],
             procs.uptime_s(pid) if running and pid else None,
             procs.rss_mib(pid) if running and pid else 0.0,
         ))
@@ -202,6 +205,7 @@ def up(bin_dir: Path, versions: Versions, timeout_s: float = 90) -> str:
     paths.STATE.mkdir(parents=True, exist_ok=True)
     os.chmod(paths.STATE, 0o700)
     action = "running"
+    kwok_restarted = False
     if not exists():
         if cluster_dir().exists():  # a half-created cluster: start over
             shutil.rmtree(cluster_dir())
@@ -218,10 +222,23 @@ def up(bin_dir: Path, versions: Versions, timeout_s: float = 90) -> str:
             _kwokctl(bin_dir, "start", "cluster", timeout_s=timeout_s)
             action = "started" if len(dead) == len(COMPONENTS) else \
                 "restarted " + ", ".join(c.name for c in dead)
+            kwok_restarted = any(c.name == "kwok-controller" for c in dead)
     secure_files()
     export_kubeconfig()
     _wait_ready(timeout_s)
+    if kwok_restarted:
+        _release_node_leases()
     return action
+
+
+def _release_node_leases() -> None:
+    """Let a restarted kwok controller take over the nodes that already exist.
+
+    kwok only drives the nodes whose lease it holds; after a restart the old leases still
+    name the previous process (valid 200 s), so pods bound to existing nodes would stay
+    Pending for minutes. The new controller re-creates every lease at once.
+    """
+    kube.delete_all("coordination.k8s.io/v1", "Lease", "kube-node-lease")
 
 
 def _wait_ready(timeout_s: float) -> None:

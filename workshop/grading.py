@@ -294,6 +294,10 @@ class ExerciseReport:
     title: str
     results: list[Result]
 
+    @property
+    def passed(self) -> bool:
+        return bool(self.results) and all(r.status is Status.PASS for r in self.results)
+
 
 @dataclass
 class Report:

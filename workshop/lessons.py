@@ -3,7 +3,7 @@
 A lesson module (`checks/lesson_NN.py`) holds `LESSON` (its exercises, see grading.py) and
 `NODEPOOLS` (the cluster-scoped NodePools its contract names). Everything else a lesson
 creates lives in its namespace `lesson-NN`, which is what makes reset simple and safe:
-it deletes that namespace and those NodePools, never a file, never a platform default.
+it empties that namespace and deletes those NodePools, never a file, never a platform default.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Callable
@@ -62,7 +63,7 @@ class Context:
 # exercise that passed earlier counts as done if a LATER exercise of the lesson passes now.
 # Reset forgets the lesson's record.
 
-PROGRESS_FILE = paths.STATE / "progress.json"
+PROGRESS_FILE = paths.PROGRESS
 
 
 def _load_progress() -> dict:
@@ -83,7 +84,7 @@ def _save_progress(data: dict) -> None:
 def _record(report: grading.Report) -> None:
     data = _load_progress()
     for ex in report.exercises:
-        if ex.results and all(r.status is grading.Status.PASS for r in ex.results):
+        if ex.passed:
             data[ex.id] = time.strftime("%H:%M")
     _save_progress(data)
 
@@ -94,17 +95,11 @@ def forget(n: int) -> None:
 
 
 def _carry_earlier_passes(report: grading.Report) -> grading.Report:
-    from dataclasses import replace
-
     done = _load_progress()
     exercises = list(report.exercises)
-
-    def passes(ex) -> bool:
-        return bool(ex.results) and all(r.status is grading.Status.PASS for r in ex.results)
-
     for i, ex in enumerate(exercises):
-        later_passed = any(passes(e) for e in exercises[i + 1:])
-        if passes(ex) or ex.id not in done or not later_passed:
+        later_passed = any(e.passed for e in exercises[i + 1:])
+        if ex.passed or ex.id not in done or not later_passed:
             continue
         note = (f"passed at {done[ex.id]}; a later exercise changed this state "
                 "(accepted)")
@@ -146,8 +141,6 @@ def _grade_live(target: str | int, on_progress: Callable | None, wait: bool) -> 
 
 def _without_waiting(unit):
     """A copy whose checks take one look instead of polling (instructor overview)."""
-    from dataclasses import replace
-
     if isinstance(unit, grading.Exercise):
         return replace(unit, checks=[replace(c, wait_s=0) for c in unit.checks])
     return replace(unit, exercises=[_without_waiting(e) for e in unit.exercises])

@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from . import catalog, cluster, karpenter, kube, paths, platform, procs, toolchain
+from . import catalog, cluster, karpenter, kube, paths, platform, toolchain
 from .errors import WorkshopError
-from .progress import say, step
+from .progress import step
 
 
 @dataclass
@@ -34,12 +34,11 @@ def up(quiet: bool = False) -> UpReport:
     with step("control plane (etcd, kube-apiserver, scheduler, controller-manager, kwok)") as s:
         report.control_plane = cluster.up(bin_dir, versions)
         s["status"] = report.control_plane
-        if report.control_plane == "started" or "kwok-controller" in report.control_plane:
-            release_node_leases()
     with step("Karpenter's CRDs"):
         report.applied += platform.apply_crds(bin_dir / "crds")
     with step("Karpenter (kwok provider)") as s:
-        if karpenter.state().running and karpenter.healthy(karpenter.state().health_port):
+        k = karpenter.state()
+        if k.running and karpenter.healthy(k.health_port):
             report.karpenter = "running"
         else:
             karpenter.stop()  # a hung or half-dead one
@@ -54,16 +53,6 @@ def up(quiet: bool = False) -> UpReport:
         s["status"] = f"{len(changed)} changed" if changed else "unchanged"
     report.seconds = time.monotonic() - t0
     return report
-
-
-def release_node_leases() -> None:
-    """Let a restarted kwok controller take over the nodes that already exist.
-
-    kwok only drives the nodes whose lease it holds; after a restart the old leases still
-    name the previous process (valid 200 s), so pods bound to existing nodes would stay
-    Pending for minutes. The new controller re-creates every lease at once.
-    """
-    kube.delete_all("coordination.k8s.io/v1", "Lease", "kube-node-lease")
 
 
 def down() -> list[str]:
@@ -83,7 +72,7 @@ def clean_cluster() -> bool:
     bin_dir = toolchain.bin_dir()
     deleted = cluster.delete(bin_dir if bin_dir.exists() else None)
     # A new cluster starts with no graded progress.
-    for f in (karpenter.STATE_FILE, karpenter.PID_FILE, paths.STATE / "progress.json"):
+    for f in (karpenter.STATE_FILE, karpenter.PID_FILE, paths.PROGRESS):
         f.unlink(missing_ok=True)
     return deleted
 
@@ -169,4 +158,3 @@ def require_repo_checkout() -> None:
         )
 
 
-__all__ = ["up", "down", "clean_cluster", "status_rows", "render_status", "procs", "say"]

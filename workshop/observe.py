@@ -7,7 +7,6 @@ pool, price).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Callable
 
