@@ -316,7 +316,8 @@ def nodepool_admits_exactly(check_id: str, name: str, expected_requirements: lis
 
 
 def nodepool_template_labels(check_id: str, name: str, labels: Mapping[str, str],
-                             title: str | None = None, **options) -> Check:
+                             title: str | None = None, absent_hint: str | None = None,
+                             **options) -> Check:
     where = f"NodePool {name} .spec.template.metadata.labels"
     expected = ", ".join(f"{k}: {v}" for k, v in labels.items())
 
@@ -337,8 +338,8 @@ def nodepool_template_labels(check_id: str, name: str, labels: Mapping[str, str]
                               f"label key `{other}` is not the one asked for: check the key's "
                               "spelling", where)
             return failed(expected, found,
-                          f"no label `{key}`: labels under template.metadata become node "
-                          "labels, which pods select", where)
+                          absent_hint or f"no label `{key}`: labels under template.metadata "
+                          "become node labels, which pods select", where)
         return passed(expected, found, where)
 
     return _check(check_id, title or f"NodePool {name} labels its nodes",
@@ -355,6 +356,9 @@ def _quantity_hint(resource: str, text: str, want: Fraction) -> str:
                 "such as Mi or Gi")
     if value * 1024**3 == want * 1000**3 or value * 1024**2 == want * 1000**2:
         return "decimal units (M, G) are powers of 1000; binary units (Mi, Gi) powers of 1024"
+    if resource == "cpu" and value == want * 1000:
+        return (f"`{text}` is {text} CPUs, not millicores: a plain number counts whole CPUs "
+                f"(`{text}m` would be millicores)")
     return f"the {resource} limit differs from the one asked for: check the number and unit"
 
 

@@ -6,6 +6,7 @@
     show.nodes(); show.pods()     # small tables: instance type, zone, capacity, pool, price
     show.nodeclaims(); show.events()   # what Karpenter launched, and the story in events
     show.offerings(pool=..., cpu="5", memory="5Gi")   # the catalog: why this instance type
+    show.usage("team-a"); show.gpu_offerings(pool=...)  # usage against limits; GPU prices
     show.status()                 # the local processes (control plane, kwok, Karpenter)
     wait_for.pods(5, app="inflate"); wait_for.no_nodes(pool="team-payments")
 
@@ -25,6 +26,7 @@ import os
 import re
 import shlex
 import time
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 from . import grading, kube, lessons, observe
@@ -298,6 +300,48 @@ class _Show:
                          ", ".join(f"{k}={v}" for k, v in used.items() if k in ("cpu", "memory", "nvidia.com/gpu")) or "-"])
         _display_html(_table(["NodePool", "Ready", "limits", "in use"], rows))
 
+
+    @_friendly
+    def usage(self, pool: str) -> None:
+        """A NodePool's usage against its limits (CPU, memory, GPUs): what Karpenter counts
+        (`status.resources`: on EKS the instances' full capacity) and the nodes behind it."""
+        from . import limit_checks
+
+        usage = observe.pool_usage(pool)
+        if usage is None:
+            _pool_requirements(pool)  # raises "there is no NodePool ..." with the list
+            return
+        nodes = ", ".join(f"{n} × {t}" for t, n in sorted(usage.instance_types.items()))
+        weight = "no weight (0)" if usage.weight is None else f"weight {usage.weight}"
+        _display_html(f"NodePool <code>{html.escape(pool)}</code>, {html.escape(weight)}: "
+                      f"{html.escape(nodes or 'no nodes')}"
+                      + _table(["resource", "in use", "limit", "left"],
+                               limit_checks.usage_rows(usage)))
+
+    @_friendly
+    def gpu_offerings(self, pool: str | None = None, top: int = 8) -> None:
+        """NVIDIA GPU instance types (of a NodePool, or the whole catalog), cheapest per GPU
+        first, on-demand, and what the pool costs an hour at its GPU limit."""
+        from . import catalog as catalog_mod
+        from . import gpu_cost
+
+        reqs = _pool_requirements(pool) if pool else []
+        offers = gpu_cost.gpu_offers(catalog_mod.load_catalog(), reqs)
+        rows = [[o.instance_type, o.gpu_name, o.gpus, f"{o.gpu_memory_gib:g}Gi", o.vcpu,
+                 f"${o.price:.3f}/h", f"${o.per_gpu:.3f}/h"] for o in offers[:top]]
+        text = (f"NodePool <code>{html.escape(pool)}</code> admits" if pool
+                else "The catalog has") + f" {len(offers)} NVIDIA GPU instance types."
+        limit = ((kube.get("karpenter.sh/v1", "NodePool", pool) or {}).get("spec", {})
+                 .get("limits", {}).get(observe.GPU_RESOURCE)) if pool else None
+        if limit is not None and offers:
+            n = int(str(limit))
+            least, _ = gpu_cost.cost_at_limit(offers, n)
+            most, mix = gpu_cost.cost_at_limit(offers, n, most=True)
+            shown = ", ".join(f"{k} × {t}" for t, k in Counter(mix).most_common())
+            text += (f" At its limit of {n} GPUs it costs ${least:.2f}/h at the least, and up "
+                     f"to ${most:.2f}/h ({html.escape(shown)}).")
+        _display_html(text + _table(["instance type", "GPU", "GPUs", "GPU memory", "vCPU",
+                                     "on-demand", "per GPU"], rows))
 
     @_friendly
     def nodeclaims(self, pool: str | None = None) -> None:

@@ -94,6 +94,50 @@ def placement(namespace: str, selector: str | None = None) -> list[tuple[dict, N
             for p in pods(namespace, selector)]
 
 
+GPU_RESOURCE = "nvidia.com/gpu"
+# What a NodePool's limits usually cap, in the order lessons show them.
+LIMITED_RESOURCES = ("cpu", "memory", GPU_RESOURCE)
+
+
+@dataclass
+class PoolUsage:
+    """A NodePool's limits against what Karpenter counts as in use (`status.resources`).
+
+    On EKS that count is the sum of the pool's nodes' instance capacity: an 8-vCPU node uses
+    8 CPU of the limit however little runs on it. `instance_types` says which nodes they are.
+    """
+
+    name: str
+    limits: dict[str, str]
+    used: dict[str, str]
+    instance_types: dict[str, int]
+    weight: int | None
+
+    def shown(self) -> list[str]:
+        """The resources worth a row: the ones limited, plus GPUs once there are any."""
+        extra = [r for r in LIMITED_RESOURCES if r not in self.limits
+                 and r != GPU_RESOURCE and r in self.used]
+        gpus = [GPU_RESOURCE] if self.used.get(GPU_RESOURCE, "0") not in ("0", "") else []
+        return list(dict.fromkeys([*self.limits, *extra, *gpus]))
+
+
+def pool_usage(name: str) -> PoolUsage | None:
+    pool = kube.get("karpenter.sh/v1", "NodePool", name)
+    if pool is None:
+        return None
+    spec = pool.get("spec") or {}
+    counts: dict[str, int] = {}
+    for claim in nodeclaims(name):
+        if (claim.get("metadata") or {}).get("deletionTimestamp"):
+            continue
+        itype = ((claim.get("metadata") or {}).get("labels") or {}).get(
+            "node.kubernetes.io/instance-type", "(launching)")
+        counts[itype] = counts.get(itype, 0) + 1
+    return PoolUsage(name, {k: str(v) for k, v in (spec.get("limits") or {}).items()},
+                     {k: str(v) for k, v in ((pool.get("status") or {}).get("resources") or {}).items()},
+                     counts, spec.get("weight"))
+
+
 def pending_reason(pod: dict) -> str | None:
     meta = pod["metadata"]
     return kube.scheduling_event(meta["name"], meta["namespace"])

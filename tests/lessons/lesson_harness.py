@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from workshop import grading, karpenter, kube, lessons, lifecycle
+from workshop.errors import WorkshopError
 
 REPO = Path(__file__).resolve().parents[2]
 MISTAKES = REPO / "tests" / "mistakes"
@@ -32,6 +33,7 @@ class Mistake:
     delete: list[str] = field(default_factory=list)
     action: str = ""
     objects: list[dict] = field(default_factory=list)
+    rejected: str = ""  # the API refuses the manifests; its message must say this
 
     @property
     def lesson(self) -> int:
@@ -46,12 +48,13 @@ def load_mistakes(lesson: int) -> list[Mistake]:
     for path in sorted((MISTAKES / lessons.namespace(lesson)).glob("*.yaml")):
         header, *docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
         assert header.get("kind") == "Mistake", f"{path}: the first document must be the header"
-        extra = set(header) - {"kind", "exercise", "mistake", "expect", "setup", "delete", "action"}
+        extra = set(header) - {"kind", "exercise", "mistake", "expect", "setup", "delete", "action",
+                               "rejected"}
         assert not extra, f"{path}: unknown header keys {extra}"
         objects = kube.parse_manifests(yaml.safe_dump_all(docs), str(path)) if docs else []
         found.append(Mistake(path, str(header["exercise"]), header["mistake"], header["expect"],
                              header.get("setup") or [], header.get("delete") or [],
-                             header.get("action") or "", objects))
+                             header.get("action") or "", objects, header.get("rejected") or ""))
     return found
 
 
@@ -84,8 +87,14 @@ def _apply_mistake(m: Mistake) -> None:
         done = lessons.grade(exercise)
         assert done.passed, grading.render_text(done)
     if m.objects:
-        kube.apply([dict(o) for o in m.objects], field_manager=MANAGER,
-                   default_namespace=lessons.namespace(m.lesson))
+        try:
+            kube.apply([dict(o) for o in m.objects], field_manager=MANAGER,
+                       default_namespace=lessons.namespace(m.lesson))
+        except WorkshopError as exc:
+            # What %%apply shows the learner: the API's own words.
+            assert m.rejected and m.rejected.lower() in exc.message.lower(), exc.message
+        else:
+            assert not m.rejected, f"{m}: the API accepted what it should refuse"
     for line in m.delete:
         api_version, kind, name, *ns = line.split()
         kube.delete(api_version, kind, name, ns[0] if ns else None)
