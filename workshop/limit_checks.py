@@ -20,9 +20,9 @@ from fractions import Fraction
 from typing import Mapping
 
 from . import catalog, kube, observe
-from .checkers import (_check, _describe_nodes, _known_node_labels, _plural, _quote, _selector,
-                       _template_spec, _with_deployment, _with_nodepool, pending_hint,
-                       why_pending)
+from .checkers import (KARPENTER_VERDICT_HOLD_S, _check, _describe_nodes, _Holding,
+                       _known_node_labels, _plural, _quote, _selector, _template_spec,
+                       _with_deployment, _with_nodepool, pending_hint, why_pending)
 from .grading import Check, Outcome, Status, failed, passed, waiting
 
 LIMIT_EVENT = "exceed limits for nodepool"
@@ -113,6 +113,7 @@ def pool_stops_at_limit(check_id: str, app: str, pool_name: str, unit: str = "po
     are reached (Karpenter's "exceed limits" event), and the pool's usage is within its limits."""
     expected = (f"{pool_name} stops at its limits: some {unit} Ready on it, the rest Pending "
                 f"with Karpenter's \"{LIMIT_EVENT}\"")
+    holding = _Holding()
 
     def fn(ctx, dep: dict) -> Outcome:
         where = f"NodePool {pool_name} and the pods of Deployment {ctx.namespace}/{name_of(dep)}"
@@ -157,7 +158,9 @@ def pool_stops_at_limit(check_id: str, app: str, pool_name: str, unit: str = "po
                               "any instance type it admits", where, event)
             return Outcome(Status.PASS, expected, found, "", where, event)
         verdict, other = why_pending(pending[0])
-        if verdict == "cannot":
+        # A verdict from before the pool was Ready may be stale: only a lasting one is final.
+        if verdict == "cannot" and \
+                holding.seconds((pending[0]["metadata"]["uid"], other)) >= KARPENTER_VERDICT_HOLD_S:
             return failed(expected, found, pending_hint(other or "", _known_node_labels(ctx).keys()),
                           where, other)
         return waiting(expected, found, "Karpenter is still placing the pods", where, other)
