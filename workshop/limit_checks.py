@@ -139,6 +139,10 @@ def pool_stops_at_limit(check_id: str, app: str, pool_name: str, unit: str = "po
                           f"{pool_name} uses more {crossed[0]} than its limit allows: was the "
                           "limit lowered after its nodes launched? Karpenter does not remove "
                           "nodes to honour a lower limit", where)
+        if elsewhere and not pending and mine and not room_left(ctx, pool, usage):
+            # Spill-over (exercise 5.2): the pool is full and a lower-weighted pool took the rest.
+            return passed(expected, f"{pool_name} full ({used}); {len(elsewhere)} more Ready on "
+                          f"{_describe_nodes(elsewhere)}", where)
         if elsewhere and not pending:
             return failed(expected, f"{len(elsewhere)} Ready on other pools: "
                           f"{_describe_nodes(elsewhere)}",
