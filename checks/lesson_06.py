@@ -5,6 +5,7 @@ from workshop import checkers as c
 from workshop import gpu_checks as gpu
 from workshop import grading, platform
 from workshop import limit_checks as lim
+from workshop import taint_checks as taints
 
 GPU_POOL = platform.DEFAULT_NODEPOOLS[1]
 TEAM_POOL = "team-ml-gpu"
@@ -12,9 +13,6 @@ NODEPOOLS = [TEAM_POOL]  # cluster-scoped: reset deletes it with namespace lesso
 
 INFERENCE, A10G, TRAINER = "gpu-inference", "a10g-inference", "trainer"
 TAINT = gpu.GPU_TAINT
-NO_TAINT_HINT = ("without the nvidia.com/gpu taint nothing keeps other pods off these GPU "
-                 "nodes: any pod that fits the pool can land there (the platform taints "
-                 "every GPU pool)")
 
 
 def _pod_checks(n: str, app: str, replicas: int, gpus: int) -> list[grading.Check]:
@@ -25,7 +23,7 @@ def _pod_checks(n: str, app: str, replicas: int, gpus: int) -> list[grading.Chec
         c.deployment_in_namespace(f"{n}.deployment", app),
         c.deployment_replicas(f"{n}.replicas", app, replicas, **after),
         gpu.container_gpu_limit(f"{n}.gpu", app, gpus, **after),
-        gpu.pod_template_tolerates(f"{n}.toleration", app, TAINT, **after),
+        taints.pods_tolerate(f"{n}.toleration", app, **TAINT, **after),
     ]
 
 
@@ -48,7 +46,7 @@ LESSON = grading.Lesson(6, "GPU scheduling", [
         c.nodepool_exists("6.3.nodepool", TEAM_POOL),
         c.nodepool_uses_nodeclass("6.3.nodeclass", TEAM_POOL, **AFTER_TEAM_POOL),
         c.nodepool_ready("6.3.ready", TEAM_POOL, **AFTER_TEAM_POOL),
-        gpu.nodepool_taint("6.3.taint", TEAM_POOL, TAINT, NO_TAINT_HINT, **AFTER_TEAM_POOL),
+        taints.nodepool_taint("6.3.taint", TEAM_POOL, **TAINT, **AFTER_TEAM_POOL),
         c.nodepool_template_labels("6.3.labels", TEAM_POOL, {"team": "ml"}, **AFTER_TEAM_POOL),
         lim.nodepool_admits_values("6.3.offerings", TEAM_POOL,
                                    {"karpenter.k8s.aws/instance-family": ["g5"]},

@@ -476,11 +476,12 @@ def deployment_replicas(check_id: str, name: str, count: int, title: str | None 
                   _with_deployment(name, fn), options)
 
 
-def container_requests(check_id: str, name: str, cpu: str, memory: str,
+def container_requests(check_id: str, name: str, cpu: str, memory: str | None,
                        title: str | None = None, **options) -> Check:
-    """Every container requests exactly `cpu` and `memory` (compared by value)."""
-    want = {"cpu": cpu, "memory": memory}
-    expected = f"cpu {cpu}, memory {memory} per pod"
+    """Every container requests exactly `cpu` and `memory` (compared by value); memory
+    None: the exercise asks only for CPU, any memory request passes."""
+    want = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v is not None}
+    expected = f"cpu {cpu}" + (f", memory {memory}" if memory else "") + " per pod"
 
     def fn(ctx, dep: dict) -> Outcome:
         where = (f"Deployment {ctx.namespace}/{name} "
@@ -501,7 +502,8 @@ def container_requests(check_id: str, name: str, cpu: str, memory: str,
                                   "unit (m = thousandths of a CPU; Mi/Gi for memory)", where)
         return passed(expected, expected, where)
 
-    return _check(check_id, title or f"Deployment {name}'s pods request {cpu} CPU and {memory}",
+    return _check(check_id, title or f"Deployment {name}'s pods request {cpu} CPU"
+                  + (f" and {memory}" if memory else ""),
                   _with_deployment(name, fn), options)
 
 

@@ -1,7 +1,7 @@
 """Check builders for GPU workloads and GPU NodePools (lesson 06).
 
     container_gpu_limit("6.1.gpu", "gpu-inference", 1)
-    pod_template_tolerates("6.1.toleration", "gpu-inference", GPU_TAINT)
+    taint_checks.pods_tolerate("6.1.toleration", "gpu-inference", **GPU_TAINT)
     gpu_pods_ready("6.1.ready", "gpu-inference", 1, pool="system-service-gpu")
 
 An NVIDIA GPU node is one whose instance type has `karpenter.k8s.aws/instance-gpu-count` > 0
@@ -23,6 +23,7 @@ from .grading import Check, Outcome, Status, failed, passed
 GPU = catalog.GPU_RESOURCE
 GPU_COUNT, GPU_NAME = catalog.AWS_GPU_COUNT, catalog.AWS_GPU_NAME
 GPU_MANUFACTURER = catalog.AWS_GPU_MANUFACTURER
+# The platform taints every GPU pool with it (cluster/platform/20-system-service-gpu.yaml).
 GPU_TAINT = {"key": GPU, "value": "true", "effect": "NoSchedule"}
 
 
@@ -37,10 +38,6 @@ def _gpu_limit(dep: dict) -> int:
         value = ((c.get("resources") or {}).get("limits") or {}).get(GPU)
         total += int(catalog.parse_quantity(str(value))) if value is not None else 0
     return total
-
-
-def _taint_text(t: Mapping) -> str:
-    return f"{t.get('key')}{'=' + t['value'] if t.get('value') else ''}:{t.get('effect')}"
 
 
 # ------------------------------------------------------------------ the pod's side
@@ -77,54 +74,6 @@ def container_gpu_limit(check_id: str, name: str, count: int, title: str | None 
                       "resources.limits (the request then defaults to the limit)", where)
 
     return _check(check_id, title or f"{name}'s pods ask for {count} GPU in limits",
-                  _with_deployment(name, fn), options)
-
-
-def _tolerates(toleration: Mapping, taint: Mapping) -> bool:
-    """Kubernetes' rule: effect empty or equal; Exists matches the key (or every key when
-    empty); Equal (the default) also needs the same value."""
-    if toleration.get("effect") and toleration["effect"] != taint["effect"]:
-        return False
-    if toleration.get("operator") == "Exists":
-        return not toleration.get("key") or toleration["key"] == taint["key"]
-    return toleration.get("key") == taint["key"] and \
-        (toleration.get("value") or "") == (taint.get("value") or "")
-
-
-def pod_template_tolerates(check_id: str, name: str, taint: Mapping[str, str],
-                           title: str | None = None, **options) -> Check:
-    expected = f"tolerates {_taint_text(taint)}"
-
-    def fn(ctx, dep: dict) -> Outcome:
-        where = f"Deployment {ctx.namespace}/{name} .spec.template.spec.tolerations"
-        tolerations = _pod_spec(dep).get("tolerations") or []
-        found = "; ".join(f"{t.get('key', '*')} {t.get('operator', 'Equal')} "
-                          f"{t.get('value', '')} {t.get('effect', '(any effect)')}".replace("  ", " ")
-                          for t in tolerations) or "no tolerations"
-        if any(_tolerates(t, taint) for t in tolerations):
-            return passed(expected, found, where)
-        same_key = [t for t in tolerations if t.get("key") == taint["key"]]
-        for t in same_key:
-            if t.get("effect") and t["effect"] != taint["effect"]:
-                return failed(expected, found,
-                              f"the toleration is for effect {t['effect']}; the taint's effect "
-                              f"is {taint['effect']}", where)
-            if t.get("operator", "Equal") == "Equal" and not t.get("value"):
-                return failed(expected, found,
-                              f"operator Equal compares values: add `value: \"{taint['value']}\"` "
-                              "(or use `operator: Exists`)", where)
-            return failed(expected, found,
-                          f"the toleration's value `{t.get('value')}` differs from the taint's "
-                          f"`{taint['value']}`", where)
-        if tolerations:
-            return failed(expected, found,
-                          f"no toleration for the key `{taint['key']}`: check its spelling",
-                          where)
-        return failed(expected, found,
-                      f"no toleration: the nodes are tainted {_taint_text(taint)}, so Karpenter "
-                      "will not launch one for these pods and they stay Pending", where)
-
-    return _check(check_id, title or f"{name}'s pods tolerate {taint['key']}",
                   _with_deployment(name, fn), options)
 
 
@@ -269,31 +218,6 @@ def _gpu_pending_hints(fn):
 
 
 # ------------------------------------------------------------------ the pool's side
-
-
-def nodepool_taint(check_id: str, name: str, taint: Mapping[str, str], absent_hint: str,
-                   title: str | None = None, **options) -> Check:
-    expected = _taint_text(taint)
-    where = f"NodePool {name} .spec.template.spec.taints"
-
-    def fn(ctx, pool: dict) -> Outcome:
-        spec = (pool.get("spec") or {}).get("template", {}).get("spec") or {}
-        taints = spec.get("taints") or []
-        found = ", ".join(_taint_text(t) for t in taints) or "no taints"
-        if any(all(t.get(k) == v for k, v in taint.items()) for t in taints):
-            return passed(expected, found, where)
-        if any(t.get("key") == taint["key"] for t in spec.get("startupTaints") or []):
-            return failed(expected, "under startupTaints",
-                          "a startup taint is expected to be removed by an agent once the "
-                          "node is ready: this taint belongs under `taints`", where)
-        same = [t for t in taints if t.get("key") == taint["key"]]
-        if same:
-            return failed(expected, found, "the taint's value or effect differs from the "
-                          "one asked for", where)
-        return failed(expected, found, absent_hint, where)
-
-    return _check(check_id, title or f"NodePool {name} is tainted {expected}",
-                  _with_nodepool(name, fn), options)
 
 
 def nodepool_gpu_limit(check_id: str, name: str, count: int, title: str | None = None,

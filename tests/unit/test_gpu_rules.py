@@ -1,12 +1,12 @@
-"""Lesson 06's rules that need no cluster: which nodes count as NVIDIA GPUs, Kubernetes'
-toleration rule, and what a GPU pool costs at its limit."""
+"""Lesson 06's rules that need no cluster: which nodes count as NVIDIA GPUs, and what a GPU
+pool costs at its limit."""
 
 from __future__ import annotations
 
 import pytest
 
 from workshop import catalog, gpu_cost
-from workshop.gpu_checks import GPU_TAINT, _tolerates, is_nvidia_gpu
+from workshop.gpu_checks import is_nvidia_gpu
 
 NVIDIA_ONLY = [{"key": catalog.AWS_GPU_MANUFACTURER, "operator": "In", "values": ["nvidia"]}]
 
@@ -27,19 +27,6 @@ def test_every_catalog_gpu_offer_is_nvidia_with_gpus():
                            and o.gpus > 0 for o in offers)
     # Inferentia (when the catalog has it) offers aws.amazon.com/neuron, not nvidia.com/gpu.
     assert not any(getattr(cat.by_name(o.instance_type), "accelerators", 0) for o in offers)
-
-
-@pytest.mark.parametrize("toleration, ok", [
-    ({"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}, True),
-    ({"key": "nvidia.com/gpu", "operator": "Exists"}, True),           # any value, any effect
-    ({"operator": "Exists"}, True),                                    # every taint
-    ({"key": "nvidia.com/gpu", "value": "true"}, True),                # Equal is the default
-    ({"key": "nvidia.com/gpu", "operator": "Equal", "effect": "NoSchedule"}, False),  # no value
-    ({"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoExecute"}, False),
-    ({"key": "nvidia.com/gpus", "operator": "Exists"}, False),
-])
-def test_toleration_rule(toleration, ok):
-    assert _tolerates(toleration, GPU_TAINT) is ok
 
 
 def test_cost_at_limit_uses_whole_instances_within_the_limit():
