@@ -50,10 +50,10 @@ LESSON = grading.Lesson(5, "Limits, weights, several NodePools", [
             absent_hint="no label `team: a` on its nodes: team-a-app selects `team: a`, so "
             "nothing can use this pool"),
         lim.nodepool_weights_order("5.2.weights", POOL, OVERFLOW, **AFTER_OVERFLOW),
-        c.pods_ready_with_node_label(
+        lim.waits_for_pool_changes(c.pods_ready_with_node_label(
             "5.2.all-ready", APP, 10, "team", "a", depends_on=["5.2.nodepool"],
             misplaced_hint="some pods run on nodes without `team: a`: the Deployment's "
-            "selector must keep them on the team's pools"),
+            "selector must keep them on the team's pools")),
         lim.pool_filled_first("5.2.fill-order", POOL, OVERFLOW, depends_on=["5.2.all-ready"]),
     ]),
 ])
