@@ -246,6 +246,7 @@ def pool_filled_first(check_id: str, first: str, then: str, title: str | None = 
     limits leave (Karpenter's own test)."""
     expected = f"{first} filled to its limits before {then} launched"
     where = f"NodeClaims of {first} and {then}"
+    holding = _Holding()
 
     def fn(ctx, pool: dict) -> Outcome:
         claims = {n: [c for c in observe.nodeclaims(n)
@@ -255,20 +256,22 @@ def pool_filled_first(check_id: str, first: str, then: str, title: str | None = 
                  f"{_plural(len(claims[then]), 'node')} of {then}")
         if not claims[then]:
             return waiting(expected, found, f"nothing launched from {then} yet", where)
+        tried_first = f"Karpenter tried {then} first (compare the two weights)"
         if not claims[first]:
             return failed(expected, found,
-                          f"{then} took the pods and {first} launched nothing: Karpenter "
-                          f"tried {then} first (compare the two weights)", where)
+                          f"{then} took the pods and {first} launched nothing: {tried_first}",
+                          where)
         started = {n: min(_created(c) for c in cs) for n, cs in claims.items()}
         if started[then] < started[first]:
-            return failed(expected, found,
-                          f"{then} launched before {first}: Karpenter tried it first "
-                          "(compare the two weights)", where)
+            return failed(expected, found, f"{then} launched before {first}: {tried_first}",
+                          where)
         fits = room_left(ctx, pool, usage)
+        if fits and holding.seconds(tuple(fits)) >= KARPENTER_VERDICT_HOLD_S:
+            return failed(expected, found,
+                          f"{then} launched while {first} still had room ({fits[0]} fits): "
+                          f"{tried_first}", where)
         if fits:
-            return waiting(expected, found,
-                           f"{first} still has room (e.g. {fits[0]}): Karpenter's count of its "
-                           "usage may still be catching up", where)
+            return waiting(expected, found, f"{first}'s usage is still being counted", where)
         return passed(expected, found, where)
 
     return _check(check_id, title or f"{first} fills before {then}",
