@@ -14,7 +14,7 @@ class GpuOffer:
     instance_type: str
     gpu_name: str
     gpus: int
-    gpu_memory_gib: float
+    gpu_memory_mib: int  # per GPU, as the instance-gpu-memory label gives it
     vcpu: int
     price: float  # on-demand, $/hour (the catalog's price is the same in every zone)
 
@@ -33,7 +33,7 @@ def gpu_offers(cat: catalog.Catalog, requirements: Iterable[Mapping] = ()) -> li
     offers = []
     for it in cat.types:
         if it.name in names and it.gpus and it.gpu_manufacturer == "nvidia":
-            offers.append(GpuOffer(it.name, it.gpu_name, it.gpus, it.gpu_memory_mib / 1024,
+            offers.append(GpuOffer(it.name, it.gpu_name, it.gpus, it.gpu_memory_mib,
                                    it.vcpu, it.on_demand_price))
     return sorted(offers, key=lambda o: (o.per_gpu, o.price, o.instance_type))
 

@@ -341,7 +341,7 @@ class _Show:
 
         reqs = _pool_requirements(pool) if pool else []
         offers = gpu_cost.gpu_offers(catalog_mod.load_catalog(), reqs)
-        rows = [[o.instance_type, o.gpu_name, o.gpus, f"{o.gpu_memory_gib:g}Gi", o.vcpu,
+        rows = [[o.instance_type, o.gpu_name, o.gpus, f"{o.gpu_memory_mib} MiB", o.vcpu,
                  f"${o.price:.3f}/h", f"${o.per_gpu:.3f}/h"] for o in offers[:top]]
         text = (f"NodePool <code>{html.escape(pool)}</code> admits" if pool
                 else "The catalog has") + f" {len(offers)} NVIDIA GPU instance types."
@@ -354,7 +354,7 @@ class _Show:
             shown = ", ".join(f"{k} × {t}" for t, k in Counter(mix).most_common())
             text += (f" At its limit of {n} GPUs it costs ${least:.2f}/h at the least, and up "
                      f"to ${most:.2f}/h ({html.escape(shown)}).")
-        _display_html(text + _table(["instance type", "GPU", "GPUs", "GPU memory", "vCPU",
+        _display_html(text + _table(["instance type", "GPU", "GPUs", "memory per GPU", "vCPU",
                                      "on-demand", "per GPU"], rows))
 
     @_friendly
