@@ -161,8 +161,19 @@ def _apply_magic(line: str, cell: str) -> None:
 # ---------------------------------------------------------------- check
 
 
-def check(exercise: str, wait: bool = True) -> grading.Report | None:
-    """Grade one exercise (e.g. "1.1") or a whole lesson ("1") and show the result."""
+def check(exercise: str | int | None = None, wait: bool = True) -> grading.Report | None:
+    """Grade one exercise (e.g. "1.1") or a whole lesson ("1") and show the result.
+
+    With no argument: the whole lesson chosen with use_lesson(N).
+    """
+    if exercise is None:
+        exercise = _state["lesson"]
+    if exercise is None:
+        _error_box(WorkshopError("check() needs to know what to grade",
+                                 fix='call use_lesson(N) first, or name it: check("1.1")'))
+        if solution_mode():
+            raise TypeError("check() without an argument needs use_lesson(N) first")
+        return None
     handle = _live_handle()
 
     def progress(result: grading.Result) -> None:

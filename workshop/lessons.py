@@ -26,6 +26,28 @@ def namespace(n: int) -> str:
     return f"lesson-{n:02d}"
 
 
+def lesson_number(text: str | int) -> int:
+    """The lesson a learner named ("1", 1), or UnknownExercise saying what exists."""
+    try:
+        n = int(str(text).strip())
+    except ValueError:
+        raise grading.UnknownExercise(f"`{text}` is not a lesson number") from None
+    grading.get_lesson(n)  # raises UnknownExercise with the list of lessons
+    return n
+
+
+def exercise_of(n: int, exercise_id: str) -> grading.Exercise:
+    """Exercise `exercise_id` of lesson n, or UnknownExercise (it does not exist, or it
+    belongs to another lesson than the one named)."""
+    ex = grading.find_exercise(exercise_id)
+    if ex.lesson != n:
+        ids = ", ".join(e.id for e in grading.get_lesson(n).exercises)
+        raise grading.UnknownExercise(
+            f"exercise {ex.id} belongs to lesson {ex.lesson}, not lesson {n} "
+            f"(lesson {n} has {ids})")
+    return ex
+
+
 def module(n: int) -> ModuleType:
     grading.get_lesson(n)  # raises UnknownExercise with the list of lessons
     return importlib.import_module(f"checks.lesson_{n:02d}")
@@ -60,7 +82,8 @@ class Context:
 # Exercises build on each other: 1.3 scales `inflate` to zero, which undoes the 5 Ready
 # replicas 1.1 asked for. So a finished lesson would never grade as finished. Each pass is
 # recorded (per cluster, in .workshop/progress.json); when a whole lesson is graded, an
-# exercise that passed earlier counts as done if a LATER exercise of the lesson passes now.
+# exercise that passed earlier counts as done only where the lesson declares that a later
+# exercise passing now undoes it (`undoes=` in checks/lesson_NN.py; grading.carry_undone).
 # Reset forgets the lesson's record.
 
 PROGRESS_FILE = paths.PROGRESS
@@ -94,31 +117,19 @@ def forget(n: int) -> None:
     _save_progress(data)
 
 
-def _carry_earlier_passes(report: grading.Report) -> grading.Report:
-    done = _load_progress()
-    exercises = list(report.exercises)
-    for i, ex in enumerate(exercises):
-        later_passed = any(e.passed for e in exercises[i + 1:])
-        if ex.passed or ex.id not in done or not later_passed:
-            continue
-        note = (f"passed at {done[ex.id]}; a later exercise changed this state "
-                "(accepted)")
-        exercises[i] = replace(ex, results=[
-            r if r.status is grading.Status.PASS else replace(
-                r, status=grading.Status.PASS, points=r.max_points, found=note, hint="",
-                event=None)
-            for r in ex.results])
-    return replace(report, exercises=exercises)
-
-
 def grade(target: str | int, on_progress: Callable | None = None,
-          wait: bool = True) -> grading.Report:
-    """Grade a lesson (int or "1") or one exercise ("1.2")."""
+          wait: bool = True, record: bool = True) -> grading.Report:
+    """Grade a lesson (int or "1") or one exercise ("1.2").
+
+    record=False only reads the progress record (the instructor's `workshop progress`
+    must not change what it reports on).
+    """
     report = _grade_live(target, on_progress, wait)
-    if not report.broken:
+    if record and not report.broken:
         _record(report)
     if "." not in str(target) and not report.broken:
-        report = _carry_earlier_passes(report)
+        lesson = grading.get_lesson(report.lesson)
+        report = grading.carry_undone(report, lesson, _load_progress())
     return report
 
 
@@ -206,11 +217,15 @@ def apply_solution(exercise_id: str, field_manager: str = SOLVER) -> list[kube.A
 def solve(n: int, exercise: str | None = None,
           on_applied: Callable[[str, list], None] | None = None,
           on_graded: Callable[[grading.Report], None] | None = None) -> list[grading.Report]:
-    """Apply each exercise's reference solution in order, grading each before the next."""
+    """Apply each exercise's reference solution in order, grading each before the next.
+
+    With `exercise`, only that one; it must be an exercise of lesson n (UnknownExercise).
+    """
     lesson = grading.get_lesson(n)
+    only = exercise_of(n, exercise).id if exercise else None
     reports = []
     for ex in lesson.exercises:
-        if exercise and ex.id != exercise:
+        if only and ex.id != only:
             continue
         applied = apply_solution(ex.id)
         if on_applied:
