@@ -271,9 +271,10 @@ def _requirement_key_problem(cat: catalog.Catalog, reqs: list[dict]) -> str | No
         if key in cat.label_keys or key in eks_labels.EKS_WELL_KNOWN:
             continue
         if eks_labels.restricted_on_eks(key):
-            return (f"`{key}` is not a well-known label, and its domain "
-                    f"`{eks_labels.domain(key)}` is restricted: on EKS Karpenter rejects this "
-                    "NodePool (it is never Ready); check the key's spelling")
+            why = ("Karpenter reserves it" if key in eks_labels.RESTRICTED_LABELS else
+                   f"its domain `{eks_labels.domain(key)}` is restricted")
+            return (f"`{key}` is not a well-known label, and {why}: on EKS Karpenter "
+                    "rejects this NodePool (it is never Ready); check the key's spelling")
         if eks_labels.looks_well_known(key):
             # Custom keys (team: ...) just become node labels; a misspelt well-known key
             # silently narrows nothing, which is worth saying.
