@@ -16,7 +16,7 @@ from collections import Counter
 from fractions import Fraction
 from typing import Any, Callable, Collection, Iterable, Mapping
 
-from . import catalog, eks_labels, karpenter, kube, observe, paths, platform
+from . import catalog, eks_labels, karpenter, kube, lessons, observe, paths, platform
 from .grading import (Check, ClusterUnavailable, Outcome, failed, missing, passed, waiting)
 
 DEPLOYMENT_API = "apps/v1"
@@ -845,10 +845,22 @@ def _pods_ready(check_id: str, name: str, count: int, on: Callable[[observe.Node
         holding.seconds(None)
         if bad and not _rolling(dep):
             return failed(expected, f"{len(bad)} Ready on other nodes: {_describe_nodes(bad)}",
-                          misplaced_hint, where)
+                          _leftover_hint(ctx, bad) or misplaced_hint, where)
         return waiting(expected, progress, "the pods are starting (or rolling out)", where)
 
     return _check(check_id, title, _with_deployment(name, fn), options, wait_s=READY_WAIT_S)
+
+
+def _leftover_hint(ctx, infos: Iterable[observe.NodeInfo]) -> str | None:
+    """When pods sit on a NodePool another lesson owns, that lesson is in the way, not the
+    learner's selector: name it and how to clear it."""
+    for info in infos:
+        owner = lessons.pool_owner(info.nodepool) if info.nodepool else None
+        if owner is not None and owner != ctx.lesson:
+            return (f"lesson {owner}'s NodePool {info.nodepool} is still in the cluster and "
+                    f"its untainted nodes' spare room took some of these pods: clear it with "
+                    f"`make reset-lesson-{owner}`, then check again")
+    return None
 
 
 def pods_ready_on_pool(check_id: str, name: str, count: int, pool: str,

@@ -52,7 +52,23 @@ def use_lesson(n: int) -> None:
     """Set the lesson whose namespace %%apply uses by default."""
     _state["lesson"] = n
     _display_html(f"<b>Lesson {n:02d}</b>: objects without a namespace go to "
-                  f"<code>{lessons.namespace(n)}</code>.")
+                  f"<code>{lessons.namespace(n)}</code>." + _leftovers_note(n))
+
+
+def _leftovers_note(n: int) -> str:
+    """What other lessons left in the cluster (it can take room this lesson's pods would
+    get), with the command that clears each; nothing when the cluster is not up yet."""
+    try:
+        left = lessons.leftovers(besides=n)
+    except WorkshopError:
+        return ""
+    if not left:
+        return ""
+    items = "".join(f"<li>lesson {m}: {html.escape(', '.join(what))} — "
+                    f"<code>make reset-lesson-{m}</code> clears it</li>"
+                    for m, what in sorted(left.items()))
+    return ("<br>Other lessons left these in the cluster; their nodes' spare room can take "
+            f"this lesson's pods:<ul style='margin:2px 0'>{items}</ul>")
 
 
 def _default_namespace(exercise: str | None) -> str:

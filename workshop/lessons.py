@@ -60,6 +60,36 @@ def nodepools(n: int) -> list[str]:
     return names
 
 
+def pool_owner(pool: str) -> int | None:
+    """The lesson whose contract names NodePool `pool` (its NODEPOOLS), or None."""
+    for n in grading.lesson_numbers():
+        if pool in nodepools(n):
+            return n
+    return None
+
+
+def leftovers(besides: int) -> dict[int, list[str]]:
+    """What the other lessons left in the cluster that can get in lesson `besides`'s way:
+    their NodePools (spare room on an untainted node takes any pod) and the pods still
+    in their namespaces. {lesson: ["NodePool team-payments (2 nodes)", "4 pods in lesson-02"]}"""
+    found: dict[int, list[str]] = {}
+    for n in grading.lesson_numbers():
+        if n == besides:
+            continue
+        what = []
+        for pool in nodepools(n):
+            if kube.get(platform.NODEPOOL_API, "NodePool", pool) is not None:
+                count = len(observe.nodes(f"{observe.NODEPOOL_LABEL}={pool}"))
+                what.append(f"NodePool {pool} ({count} node{'' if count == 1 else 's'})")
+        pods = [p for p in observe.pods(namespace(n))
+                if not p["metadata"].get("deletionTimestamp")]
+        if pods:
+            what.append(f"{len(pods)} pod{'' if len(pods) == 1 else 's'} in {namespace(n)}")
+        if what:
+            found[n] = what
+    return found
+
+
 class Context:
     """What checks receive: the lesson's namespace and the catalog (loaded once)."""
 
