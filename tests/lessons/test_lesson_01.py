@@ -48,6 +48,22 @@ def test_reset_after_1_1_does_not_pass_1_3(cluster):
     assert scaled.id == "1.3.scaled" and scaled.status is not grading.Status.PASS, scaled
 
 
+def test_use_lesson_lists_what_other_lessons_left(cluster, capsys):
+    from workshop import lab
+
+    lessons.reset(2)
+    lessons.apply_solution("2.1")  # a NodePool is enough: its nodes would take pods
+    try:
+        lab.use_lesson(1)
+        shown = capsys.readouterr().out
+        assert "lesson 2: NodePool team-payments (0 nodes)" in shown, shown
+        assert "make reset-lesson-2" in shown
+    finally:
+        lessons.reset(2)
+    lab.use_lesson(1)
+    assert "Other lessons" not in capsys.readouterr().out
+
+
 # The tests every lesson shares (its reference solution, each of its mistakes), imported
 # last so pytest runs them after the start-state test above.
 from lesson_harness import (  # noqa: E402,F401

@@ -246,3 +246,24 @@ def test_pool_readiness_and_claim_state():
         {"type": "Launched", "status": "True"}, {"type": "Registered", "status": "True"}]}}
     assert lab._claim_state(claim) == "Registered"
     assert lab._claim_state({"metadata": {"deletionTimestamp": "now"}}) == "deleting"
+
+
+# ------------------------------------------------------------------ other lessons' leftovers
+
+
+def node_on(pool_name: str):
+    from workshop import observe
+    return observe.NodeInfo.of({"metadata": {"name": "n1", "labels": {
+        observe.NODEPOOL_LABEL: pool_name}}})
+
+
+def test_pods_on_another_lessons_pool_name_that_lesson():
+    class Lesson1(Ctx):
+        lesson = 1
+    # team-payments is lesson 2's (checks/lesson_02.py NODEPOOLS).
+    hint = checkers._leftover_hint(Lesson1(), [node_on("system-service-general-purpose"),
+                                               node_on("team-payments")])
+    assert "lesson 2's NodePool team-payments" in hint and "`make reset-lesson-2`" in hint
+    # In its own lesson, or on a platform pool, it is the learner's selector after all.
+    assert checkers._leftover_hint(Ctx(), [node_on("team-payments")]) is None
+    assert checkers._leftover_hint(Lesson1(), [node_on("system-service-general-purpose")]) is None
