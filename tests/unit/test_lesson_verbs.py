@@ -93,3 +93,20 @@ def test_notebook_check_without_argument_or_lesson_says_what_to_do(monkeypatch, 
     assert lab.check() is None
     out = capsys.readouterr().out
     assert "use_lesson(N)" in out
+
+
+def test_use_lesson_lists_leftovers_and_stays_quiet_without_a_cluster(monkeypatch, capsys):
+    monkeypatch.setattr(lessons, "leftovers", lambda besides: {
+        2: ["NodePool team-payments (1 node)", "4 pods in lesson-02"]})
+    lab.use_lesson(1)
+    shown = capsys.readouterr().out
+    assert "lesson 2: NodePool team-payments (1 node), 4 pods in lesson-02" in shown
+    assert "make reset-lesson-2" in shown
+
+    def down(besides):
+        raise kube.ClusterNotRunning()
+
+    monkeypatch.setattr(lessons, "leftovers", down)
+    lab.use_lesson(1)
+    assert capsys.readouterr().out.strip() == \
+        "Lesson 01: objects without a namespace go to lesson-01."
