@@ -13,9 +13,9 @@ from . import cli, grading, kube, lessons
 
 
 def _unknown(exc: grading.UnknownExercise, verb: str) -> int:
+    named = "a lesson that exists" if verb == "reset" else "a lesson and exercise that exist"
     print(f"error: {exc}\n  fix: e.g. `make {verb}-lesson-1`, or `workshop {verb} 1"
-          f"{' --exercise 1.2' if verb != 'reset' else ''}` with a lesson and exercise "
-          "that exist", file=sys.stderr)
+          f"{' --exercise 1.2' if verb != 'reset' else ''}` with {named}", file=sys.stderr)
     return 2
 
 

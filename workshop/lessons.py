@@ -39,9 +39,15 @@ def lesson_number(text: str | int) -> int:
 def exercise_of(n: int, exercise_id: str) -> grading.Exercise:
     """Exercise `exercise_id` of lesson n, or UnknownExercise (it does not exist, or it
     belongs to another lesson than the one named)."""
-    ex = grading.find_exercise(exercise_id)
+    ids = ", ".join(e.id for e in grading.get_lesson(n).exercises)
+    try:
+        ex = grading.find_exercise(exercise_id)
+    except grading.UnknownExercise:
+        if str(exercise_id).strip().split(".")[0] == str(n):
+            raise  # "no exercise 1.9; lesson 1 has ..."
+        raise grading.UnknownExercise(
+            f"no exercise {str(exercise_id).strip()} in lesson {n} (it has {ids})") from None
     if ex.lesson != n:
-        ids = ", ".join(e.id for e in grading.get_lesson(n).exercises)
         raise grading.UnknownExercise(
             f"exercise {ex.id} belongs to lesson {ex.lesson}, not lesson {n} "
             f"(lesson {n} has {ids})")

@@ -23,9 +23,10 @@ def offline(monkeypatch):
 
 
 @pytest.mark.parametrize("argv, says", [
-    (["solve", "1", "--exercise", "9.9"], "no exercise 9.9"),
+    (["solve", "1", "--exercise", "9.9"], "no exercise 9.9 in lesson 1 (it has 1.1, 1.2, 1.3)"),
     (["solve", "1", "--exercise", "2.1"], "exercise 2.1 belongs to lesson 2, not lesson 1"),
-    (["solve", "1", "--exercise", "banana"], "no exercise 'banana'"),
+    (["solve", "1", "--exercise", "banana"], "no exercise banana in lesson 1"),
+    (["solve", "2", "--exercise", "2.7"], "no exercise 2.7; lesson 2 has 2.1, 2.2"),
     (["solve", "one"], "`one` is not a lesson number"),
     (["solve", "42"], "no lesson 42"),
     (["check", "1", "--exercise", "2.2"], "exercise 2.2 belongs to lesson 2, not lesson 1"),
