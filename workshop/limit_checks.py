@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from fractions import Fraction
 from typing import Mapping
 
-from . import catalog, kube, observe
+from . import catalog, kube, observe, taints
 from .checkers import (KARPENTER_VERDICT_HOLD_S, _check, _describe_nodes, _Holding,
                        _known_node_labels, _plural, _quote, _selector, _template_spec,
                        _with_deployment, _with_nodepool, pending_hint, why_pending)
@@ -51,6 +51,20 @@ def _limit_clause(message: str, pool: str) -> str | None:
     body = message.split("Failed to schedule pod,", 1)[-1]
     return next((c.strip() for c in body.split(";")
                  if LIMIT_EVENT in c and f"NodePool={pool})" in c), None)
+
+
+def _untolerated(pool: dict, pod: dict) -> str | None:
+    """A hint when the pod does not tolerate a taint of the pool it is meant for. Karpenter's
+    message cannot say it plainly: its clauses do not name their pools, and other pools'
+    label mismatches come first."""
+    tolerations = (pod.get("spec") or {}).get("tolerations") or []
+    for raw in _template_spec(pool).get("taints") or []:
+        taint = taints.Taint.of(raw)
+        if taint.effect != "PreferNoSchedule" and \
+                not any(taints.tolerates(t, taint) for t in tolerations):
+            return (f"{pool['metadata']['name']}'s nodes are tainted {taint} and these pods do "
+                    "not tolerate it: Karpenter launches nothing for them")
+    return None
 
 
 def _without_other_limits(message: str, pool: str) -> str:
@@ -189,8 +203,8 @@ def pool_stops_at_limit(check_id: str, app: str, pool_name: str, unit: str = "po
         # A verdict from before the pool was Ready may be stale: only a lasting one is final.
         if verdict == "cannot" and \
                 holding.seconds((pending[0]["metadata"]["uid"], other)) >= KARPENTER_VERDICT_HOLD_S:
-            hint = pending_hint(_without_other_limits(other or "", pool_name),
-                                _known_node_labels(ctx).keys())
+            hint = _untolerated(pool, pending[0]) or pending_hint(
+                _without_other_limits(other or "", pool_name), _known_node_labels(ctx).keys())
             return failed(expected, found, hint, where, other)
         return waiting(expected, found, "Karpenter is still placing the pods", where, other)
 
