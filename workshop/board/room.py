@@ -106,7 +106,7 @@ def leave() -> bool:
 def report_in_background(report) -> None:
     """lessons.grade's hook: queue the report and start the sender. Never raises."""
     try:
-        if not LINK.exists():
+        if load() is None:
             return
         from .. import grading
 
@@ -134,7 +134,7 @@ def queued() -> list[Path]:
 def start_sender() -> None:
     """A detached `python -m workshop.board.room send`: it outlives a CLI check."""
     subprocess.Popen([sys.executable, "-m", "workshop.board.room", "send"],
-                     env={**os.environ, "WORKSHOP_STATE": str(paths.STATE)},
+                     env={**os.environ, "WORKSHOP_STATE": str(LINK.parent)},
                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                      stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
 
