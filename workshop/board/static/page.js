@@ -76,6 +76,8 @@ function render(data) {
   document.body.dataset.version = String(data.version);
   document.body.dataset.learners = String(data.learners.length);
   window.boardRenderMs = performance.now() - t0;
+  // ms since navigation began, when the grid was first drawn (the load test reads it).
+  if (window.boardFirstRenderAt === undefined) window.boardFirstRenderAt = performance.now();
 }
 
 async function poll() {

@@ -1,0 +1,127 @@
+"""A simulated room: N learners joining a board over HTTP and posting grading reports.
+
+Used by the load test, `make bench` and the screenshot in docs/. Reports have the real
+grading.to_json shape; each learner works through the exercises in order, some get stuck
+(their failing check is backdated past the stuck threshold).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import random
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
+
+from .. import grading as g
+
+FIRST = ["Ada", "Alan", "Grace", "Edsger", "Barbara", "Ken", "Margaret", "Linus", "Radia",
+         "Dennis", "Frances", "John", "Katherine", "Niklaus", "Sophie", "Tim", "Hedy", "Guido"]
+LAST = ["L.", "T.", "H.", "D.", "K.", "R.", "O'Neil", "Nguyen", "García", "Müller", "Okafor",
+        "Kowalski", "Tanaka", "Silva", "Brown", "Andersen"]
+HINTS = {
+    "pass": "",
+    "fail": "the pods ask for more than any instance type offers: check the requests",
+    "waiting": "Karpenter is still launching a node; run the check again in a few seconds",
+}
+
+
+def make_report(exercises: list[str], reached: int, last_status: str, seed: int) -> dict:
+    """Every exercise before `reached` passes, `reached` has `last_status`."""
+    rng = random.Random(seed)
+    lesson = int(exercises[reached].split(".")[0])
+    out = []
+    for ex_id in exercises[: reached + 1]:
+        if int(ex_id.split(".")[0]) != lesson:
+            continue
+        status = "pass" if ex_id != exercises[reached] else last_status
+        checks = [g.Result(id=f"{ex_id}.{name}", title=name, status=g.Status.PASS, points=1,
+                           max_points=1, expected="as asked", found="as asked")
+                  for name in ("exists", "spec")[: rng.randint(1, 2)]]
+        if status != "pass":
+            checks.append(g.Result(id=f"{ex_id}.ready", title="ready", status=g.Status(status),
+                                   points=0, max_points=1, expected="5 pods Running",
+                                   found="2 Running, 3 Pending", hint=HINTS[status],
+                                   object=f"Deployment lesson-{lesson:02d}/inflate"))
+        out.append(g.ExerciseReport(ex_id, f"exercise {ex_id}", checks))
+    return g.to_json(g.Report(lesson, out))
+
+
+class Client:
+    """One keep-alive HTTP connection (a learner's laptop)."""
+
+    def __init__(self, base: str, code: str):
+        u = urlsplit(base)
+        self.conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+        self.headers = {"Content-Type": "application/json", "X-Room-Code": code}
+
+    def post(self, path: str, body: dict, token: str | None = None) -> tuple[int, dict]:
+        headers = dict(self.headers)
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.conn.request("POST", path, json.dumps(body), headers)
+        resp = self.conn.getresponse()
+        return resp.status, json.loads(resp.read() or b"{}")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def learner(base: str, code: str, index: int, exercises: list[str], reports: int,
+            stuck_minutes: float = 0) -> tuple[list[int], list[float]]:
+    """Join, then post `reports` reports; return (statuses, post latencies in s)."""
+    rng = random.Random(index)
+    c = Client(base, code)
+    try:
+        status, answer = c.post("/api/join", {"name": f"{rng.choice(FIRST)} "
+                                              f"{rng.choice(LAST)} {index:03d}"})
+        if status != 201:
+            return [status], []
+        token, statuses, latencies = answer["token"], [], []
+        goal = rng.randint(0, len(exercises) - 1)
+        stuck = stuck_minutes and rng.random() < 0.15
+        now = time.time()
+        for i in range(reports):
+            reached = min(goal, i * len(exercises) // max(reports, 1))
+            last = "pass" if reached < goal else ("fail" if stuck else rng.choice(
+                ["pass", "fail", "waiting"]))
+            # Spread the reports over the last hour; a stuck learner's failures span
+            # more than the threshold.
+            at = now - (reports - i) * (stuck_minutes * 60 * 1.5 / reports if stuck else 20)
+            t0 = time.perf_counter()
+            status, _ = c.post("/api/reports", {"graded_at": at, "report": make_report(
+                exercises, reached, last, index * 1000 + i)}, token)
+            latencies.append(time.perf_counter() - t0)
+            statuses.append(status)
+        return statuses, latencies
+    finally:
+        c.close()
+
+
+def room(base: str, code: str, exercises: list[str], learners: int = 200, reports: int = 20,
+         threads: int = 24, stuck_minutes: float = 0) -> dict:
+    """Simulate the room; return counts and post latency percentiles (ms)."""
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(threads) as pool:
+        results = list(pool.map(lambda i: learner(base, code, i, exercises, reports,
+                                                  stuck_minutes), range(learners)))
+    statuses = [s for r in results for s in r[0]]
+    latencies = sorted(x for r in results for x in r[1])
+    q = statistics.quantiles(latencies, n=100) if len(latencies) >= 2 else [0.0] * 99
+    return {"posted": sum(s == 201 for s in statuses), "refused": sum(s != 201 for s in statuses),
+            "seconds": round(time.monotonic() - t0, 2),
+            "post_p50_ms": round(q[49] * 1000, 1), "post_p99_ms": round(q[98] * 1000, 1)}
+
+
+def render_ms(page_url: str, key: str, learners: int, timeout_s: float = 20) -> float:
+    """Open the instructor page in headless Chromium; ms from navigation to the grid drawn
+    with every learner. Raises RuntimeError when no browser can run here."""
+    from . import browser
+
+    with browser.page() as page:
+        page.goto(f"{page_url}/#key={key}")
+        page.wait_for_function(f"document.body.dataset.learners === '{learners}'",
+                               timeout=timeout_s * 1000)
+        return float(page.evaluate("window.boardFirstRenderAt"))
