@@ -3,13 +3,8 @@ uvicorn on a free loopback port."""
 
 from __future__ import annotations
 
-import threading
-import time
-
-import uvicorn
-
 from workshop import grading as g
-from workshop import procs
+from workshop.board.serve import InThread
 
 EXERCISES = ["1.1", "1.2", "1.3", "2.1", "2.2"]
 
@@ -37,26 +32,4 @@ class Clock:
         return self.t
 
 
-class LiveBoard:
-    """A real uvicorn serving `app` on 127.0.0.1 in a thread; stopped at teardown."""
-
-    def __init__(self, app):
-        self.port = procs.free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning", access_log=False))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def start(self) -> "LiveBoard":
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
+LiveBoard = InThread  # a real uvicorn on a free loopback port

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import threading
+import time
 
 from .. import paths, procs, toolchain
 from ..errors import WorkshopError
@@ -87,3 +88,29 @@ def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT, stuck_minutes: floa
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
                 proxy_headers=False, server_header=False)
     return 0
+
+
+class InThread:
+    """A real uvicorn serving `app` on a free 127.0.0.1 port in a thread (tests, bench)."""
+
+    def __init__(self, app):
+        import uvicorn
+
+        self.port = procs.free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
+                                                    log_level="warning", access_log=False))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> "InThread":
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the board's server did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)

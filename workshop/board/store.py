@@ -214,9 +214,11 @@ class Room:
             "version": self.version,
             "stuck_after_minutes": stuck_after_s / 60,
             "exercises": sorted(seen, key=exercise_order),
-            "learners": [{"id": lid, "name": name, "last_seen": last_seen,
+            # Last activity: the learner's latest check (a report that waited in their
+            # queue counts from when it was graded, not when it arrived).
+            "learners": [{"id": lid, "name": name, "last_seen": graded or last_seen,
                           "cells": grid.get(lid, {}), "stuck": stuck.get(lid)}
-                         for lid, name, last_seen, _ in learners],
+                         for lid, name, last_seen, graded in learners],
             "failing": [{k: e[k] for k in ("check", "learners", "hint")} for e in top],
         }
 

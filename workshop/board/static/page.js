@@ -111,7 +111,9 @@ async function showReport(learnerId) {
       el("h3", {}, `${ex.id} ${ex.title}`),
       ...ex.checks.map((c) => el("div", { class: "check " + c.status },
         el("strong", {}, `${c.status.toUpperCase()} ${c.id}`),
-        el("dl", {}, ...["object", "expected", "found", "hint"].filter((k) => c[k])
+        // A passing check needs no detail; a failing one shows what the learner sees.
+        el("dl", {}, ...(c.status === "pass" ? [] : ["object", "expected", "found", "hint"])
+          .filter((k) => c[k])
           .flatMap((k) => [el("dt", {}, k), el("dd", {}, c[k])])))))));
   } catch (e) {
     document.getElementById("report-title").textContent = "No report yet";
