@@ -67,7 +67,7 @@ def test_page_is_live_escapes_learner_text_opens_reports_and_exports(small_room)
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(f"{board.url}/#key={r.new_instructor_key}")
-        page.wait_for_function("document.body.dataset.learners === '1'", timeout=10_000)
+        page.wait_for_function("document.body.dataset.learners === '1'", timeout=20_000)
         assert "#key" not in page.url  # the key leaves the address bar
         row = page.locator("#grid-body tr").first
         assert row.locator("td.name").inner_text() == "Ada & \"Bob\" 'Lovelace'"
@@ -79,12 +79,12 @@ def test_page_is_live_escapes_learner_text_opens_reports_and_exports(small_room)
         # Live: a new report changes the grid without a reload.
         c.post("/api/reports", {"graded_at": time.time(), "report": report(
             1, {"1.1": ["pass", "pass"], "1.2": ["waiting"]})}, ada["token"])
-        page.wait_for_selector("#grid-body .cell.waiting", timeout=10_000)
+        page.wait_for_selector("#grid-body .cell.waiting", timeout=20_000)
         assert page.locator("#grid-body .cell.pass").count() == 1
 
         # A learner's row opens their latest report.
         row.click()
-        page.wait_for_selector("#report:not([hidden]) .check.waiting", timeout=10_000)
+        page.wait_for_selector("#report:not([hidden]) .check.waiting", timeout=20_000)
         assert "1.2.check0" in page.locator("#report-body").inner_text()
 
         # CSV export downloads the grid.
@@ -101,8 +101,8 @@ def test_page_without_the_key_asks_for_it_and_shows_no_data(small_room):
     board, r = small_room
     with browser.page() as page:
         page.goto(f"{board.url}/#key=wrong")
-        page.wait_for_selector("#keyform:not([hidden])", timeout=10_000)
+        page.wait_for_selector("#keyform:not([hidden])", timeout=20_000)
         assert page.locator("#grid-body tr").count() == 0
         page.fill("#key", r.new_instructor_key)
         page.click("#keyform button")
-        page.wait_for_function("document.body.dataset.learners === '0'", timeout=10_000)
+        page.wait_for_function("document.body.dataset.learners === '0'", timeout=20_000)
