@@ -45,18 +45,9 @@ def test_the_page_draws_200_learners_within_one_second(full_room):
     assert ms < 1000, f"the grid took {ms:.0f} ms to draw"
 
 
-@pytest.fixture
-def small_room(tmp_path):
-    r = Room(tmp_path / "room.sqlite")
-    board = LiveBoard(create_app(r, exercises=EXERCISES, stuck_after_s=600)).start()
-    yield board, r
-    board.stop()
-    r.close()
-
-
 @needs_browser
-def test_page_is_live_escapes_learner_text_opens_reports_and_exports(small_room):
-    board, r = small_room
+def test_page_is_live_escapes_learner_text_opens_reports_and_exports(live_board):
+    board, r = live_board
     c = simulate.Client(board.url, r.code)
     status, ada = c.post("/api/join", {"name": "Ada & \"Bob\" 'Lovelace'"})
     assert status == 201
@@ -97,8 +88,8 @@ def test_page_is_live_escapes_learner_text_opens_reports_and_exports(small_room)
 
 
 @needs_browser
-def test_page_without_the_key_asks_for_it_and_shows_no_data(small_room):
-    board, r = small_room
+def test_page_without_the_key_asks_for_it_and_shows_no_data(live_board):
+    board, r = live_board
     with browser.page() as page:
         page.goto(f"{board.url}/#key=wrong")
         page.wait_for_selector("#keyform:not([hidden])", timeout=20_000)
