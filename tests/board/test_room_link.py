@@ -120,3 +120,17 @@ def test_lessons_grade_hands_every_report_to_the_room(monkeypatch):
     monkeypatch.setattr(room, "report_in_background", sent.append)
     lessons.grade("1.1")
     assert [r.exercises[0].id for r in sent] == ["1.1"]
+
+
+def test_no_second_sender_while_one_is_at_work(learner, monkeypatch):
+    import fcntl
+
+    started = []
+    monkeypatch.setattr(room.subprocess, "Popen", lambda *a, **k: started.append(a))
+    room.LOCK.parent.mkdir(parents=True)
+    with room.LOCK.open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        room.start_sender()
+        assert started == []
+    room.start_sender()
+    assert len(started) == 1

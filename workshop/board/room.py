@@ -131,8 +131,24 @@ def queued() -> list[Path]:
         return []
 
 
+def sender_running() -> bool:
+    try:
+        lock = LOCK.open("a")
+    except OSError:
+        return False
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+    return False
+
+
 def start_sender() -> None:
-    """A detached `python -m workshop.board.room send`: it outlives a CLI check."""
+    """A detached `python -m workshop.board.room send`: it outlives a CLI check. None
+    when one is already at work: it looks at the queue again before it exits."""
+    if sender_running():
+        return
     subprocess.Popen([sys.executable, "-m", "workshop.board.room", "send"],
                      env={**os.environ, "WORKSHOP_STATE": str(LINK.parent)},
                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
