@@ -7,6 +7,7 @@ import json
 import os
 import stat
 import time
+from pathlib import Path
 
 import pytest
 from board_helpers import report
@@ -134,3 +135,23 @@ def test_no_second_sender_while_one_is_at_work(learner, monkeypatch):
         assert started == []
     room.start_sender()
     assert len(started) == 1
+
+
+def test_make_join_passes_the_name_as_data_never_as_shell(live_board, tmp_path):
+    import subprocess
+
+    from workshop import paths
+
+    board, rm = live_board
+    marker = Path(f"/tmp/pw{os.getpid() % 10000}")  # short: names are 40 characters at most
+    # (Make itself reads `$` in command-line values; WORKSHOP_NAME passes any name.)
+    name = f'A "q" `touch {marker}`;O\'B'
+    proc = subprocess.run(["make", "-C", str(paths.REPO), "--no-print-directory", "join",
+                           f"ROOM={board.url}", f"CODE={rm.code}", f"NAME={name}"],
+                          env={**os.environ, "WORKSHOP_STATE": str(tmp_path / "state")},
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not marker.exists()
+    assert [learner["name"] for learner in rm.board([], 600)["learners"]] == [name]
+    link = json.loads((tmp_path / "state" / "room.json").read_text())
+    assert link["name"] == name and stat.S_IMODE(os.stat(tmp_path / "state" / "room.json").st_mode) == 0o600
