@@ -141,7 +141,7 @@ def create_app(room: Room, *, exercises: list[str] | None = None, stuck_after_s:
     async def board(request: Request) -> Response:
         need_instructor(request)
         since = request.query_params.get("since")
-        if since is not None and since == str(room.version):
+        if since is not None and since == room.version:
             return JSONResponse({"unchanged": True, "version": room.version})
         data = await run_in_threadpool(room.board, columns, stuck_after_s)
         return JSONResponse(data)

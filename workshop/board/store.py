@@ -71,11 +71,17 @@ class Room:
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
         self.path.chmod(0o600)
-        self.version = 0  # bumped on every write; the page skips redraws when unchanged
+        # Bumped on every write; the page skips redraws while it is unchanged. The random
+        # prefix keeps a restarted board's counter from matching an old page's.
+        self._writes, self._epoch = 0, secrets.token_hex(4)
         self.new_instructor_key: str | None = None  # set only when this open created it
         if self._meta("room_code") is None:
             self._set_meta("room_code", new_room_code())
             self.rotate_instructor_key()
+
+    @property
+    def version(self) -> str:
+        return f"{self._epoch}.{self._writes}"
 
     # ------------------------------------------------------------ secrets
 
@@ -114,7 +120,7 @@ class Room:
             self._db.execute("INSERT INTO learners (id, name, token_hash, joined_at, last_seen) "
                              "VALUES (?, ?, ?, ?, ?)",
                              (learner_id, name, _hash(token), self.clock(), self.clock()))
-            self.version += 1
+            self._writes += 1
         return learner_id, token
 
     def learner_for(self, token: str | None) -> str | None:
@@ -150,7 +156,7 @@ class Room:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-            self.version += 1
+            self._writes += 1
         return seq
 
     def _update_check(self, learner_id: str, c: dict, at: float) -> None:

@@ -83,7 +83,7 @@ function render(data) {
 async function poll() {
   if (!key) return;
   try {
-    const r = await api("/api/board" + (version === null ? "" : "?since=" + version));
+    const r = await api("/api/board" + (version === null ? "" : "?since=" + encodeURIComponent(version)));
     const data = await r.json();
     if (!data.unchanged) {
       render(data);
