@@ -128,15 +128,18 @@ def room(base: str, code: str, exercises: list[str], learners: int = 200, report
 
 
 def render_ms(page_url: str, key: str, learners: int, loads: int = 3,
-              timeout_s: float = 20) -> list[float]:
+              timeout_s: float = 20, page=None) -> list[float]:
     """Open the instructor page in headless Chromium `loads` times; for each, the ms from
     navigation to the grid drawn with every learner (the data's fetch included). A first
     load warms the browser up and is not counted: the instructor's browser is running.
-    Raises RuntimeError when no browser can run here."""
+    Raises RuntimeError when no browser can run here. `page`: an open Playwright page to
+    use instead of starting a browser."""
+    import contextlib
+
     from . import browser
 
     times = []
-    with browser.page() as page:
+    with (contextlib.nullcontext(page) if page else browser.page()) as page:
         for i in range(loads + 1):
             # A new query each time: a change of the #fragment alone would not reload.
             page.goto(f"{page_url}/?load={i}#key={key}")
