@@ -207,7 +207,7 @@ def parse_taint(text: str) -> tuple[dict | None, str | None]:
         return None, f"taint `{text}` is not key=value:Effect: write it as {example}"
     key, value, effect = m["key"], m["value"] or "", m["effect"]
     if effect not in EFFECTS:
-        near = difflib.get_close_matches(effect, EFFECTS, n=1, cutoff=0.3)
+        near = difflib.get_close_matches(effect, EFFECTS, n=1, cutoff=0.6)
         hint = f"`{near[0]}`" if near else "NoSchedule, PreferNoSchedule or NoExecute"
         return None, (f"taint `{text}`: the effect `{effect}` is not one Kubernetes knows: "
                       f"use {hint} (case matters)")
