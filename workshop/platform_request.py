@@ -260,6 +260,8 @@ def split_items(text: str) -> tuple[str, ...]:
 
 
 def _team_problem(team: str) -> str | None:
+    if not team:
+        return "no team: give the team's name, a DNS label such as `vision`"
     if _DNS_LABEL.fullmatch(team) and len(team) <= MAX_TEAM:
         return None
     suggestion = re.sub(r"[^a-z0-9-]+", "-", team.lower()).strip("-")[:MAX_TEAM].strip("-")
