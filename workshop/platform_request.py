@@ -38,18 +38,28 @@ EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 # The pool whose disruption and expireAfter every custom pool copies.
 CONVENTIONS_FROM = platform.DEFAULT_NODEPOOLS[0]
 
-# Label domains a team may not put on nodes. Karpenter v1.14.1 rejects NodePool labels under
-# its RestrictedLabelDomains (kubernetes.io, k8s.io, karpenter.sh) except the
-# LabelDomainExceptions (kops.k8s.io, node.kubernetes.io, node-restriction.kubernetes.io)
-# (pkg/apis/v1/labels.go, IsRestrictedNodeLabel); the cloud providers reserve their own
-# group (karpenter.k8s.aws on EKS, karpenter.kwok.sh here), and the platform reserves its
-# domain for what the generator sets. tests/unit/test_platform_request.py compares the
-# Karpenter part with labels.go in the Go module cache when it is there.
-KARPENTER_RESTRICTED_DOMAINS = ("kubernetes.io", "k8s.io", "karpenter.sh")
-KARPENTER_DOMAIN_EXCEPTIONS = ("kops.k8s.io", "node.kubernetes.io", "node-restriction.kubernetes.io")
-PROVIDER_DOMAINS = ("karpenter.k8s.aws", "karpenter.kwok.sh")
-PLATFORM_DOMAIN = "platform.workshop.dev"
-RESERVED_DOMAINS = KARPENTER_RESTRICTED_DOMAINS + PROVIDER_DOMAINS + (PLATFORM_DOMAIN,)
+# Label domains a team may not put on nodes, and whose they are.
+# - karpenter.sh: Karpenter v1.14.1's RestrictedLabelDomains (pkg/apis/v1/labels.go); its
+#   NodePool CRD rejects template labels under it ('label domain "karpenter.sh" is
+#   restricted', pkg/apis/crds/karpenter.sh_nodepools.yaml).
+# - the cloud provider's group: each provider inserts it into RestrictedLabelDomains at init
+#   (kwok/apis/v1alpha1/labels.go: karpenter.kwok.sh; the AWS provider: karpenter.k8s.aws).
+# - kubernetes.io and k8s.io: Kubernetes' own. Its NodeRestriction admission lets a kubelet
+#   set only the well-known ones and those under node.kubernetes.io and kubelet.kubernetes.io,
+#   and the well-known ones (arch, zone, instance type, ...) are Karpenter's and the kubelet's
+#   to set, never a team's.
+# - the platform's domain: the generator sets it.
+# tests/unit/test_platform_request.py reads Karpenter's source (Go module cache) to keep
+# the first two true.
+RESERVED_DOMAINS = {
+    "karpenter.sh": "Karpenter's own: its NodePool API rejects it",
+    "karpenter.k8s.aws": "the AWS provider's: Karpenter rejects it",
+    "karpenter.kwok.sh": "the kwok provider's: Karpenter rejects it",
+    "kubernetes.io": "Kubernetes' own: a kubelet may not set it",
+    "k8s.io": "Kubernetes' own: a kubelet may not set it",
+    "platform.workshop.dev": "the platform's: the generator sets it",
+}
+DOMAIN_EXCEPTIONS = ("node.kubernetes.io", "kubelet.kubernetes.io")
 
 # Kubernetes' syntax rules (apimachinery validation): a DNS label, a label value, a
 # qualified name (the part after an optional `prefix/`).
@@ -224,7 +234,7 @@ def reserved_domain(key: str) -> str | None:
     domain = key.rpartition("/")[0]
     if not domain:
         return None
-    for allowed in KARPENTER_DOMAIN_EXCEPTIONS:
+    for allowed in DOMAIN_EXCEPTIONS:
         if domain == allowed or domain.endswith("." + allowed):
             return None
     for reserved in RESERVED_DOMAINS:
@@ -245,8 +255,8 @@ def parse_label(text: str) -> tuple[tuple[str, str] | None, str | None]:
         return None, f"label `{text}`: {problem}"
     reserved = reserved_domain(key)
     if reserved:
-        return None, (f"label `{key}` is under the reserved domain {reserved} (Karpenter, the "
-                      "cloud provider or the platform set those): use a key of your own, "
+        return None, (f"label `{key}` is under the reserved domain {reserved} "
+                      f"({RESERVED_DOMAINS[reserved]}): use a key of your own, "
                       f"e.g. `example.com/{key.rpartition('/')[2]}` or `{key.rpartition('/')[2]}`")
     return (key, value), None
 
