@@ -71,10 +71,10 @@ LESSON = grading.Lesson(8, "Capstone: default or custom?", [
         c.container_requests("8.1.requests", "storefront", cpu="1", memory="2Gi",
                              depends_on=["8.1.deployment"]),
         p.nodepool_absent(
-            "8.1.no-custom-pool", "team-storefront",
-            "the defaults serve this: 1 CPU and 2Gi pods need nothing special, and a dedicated "
-            "pool wastes capacity (its own half-empty nodes, limits to tend); delete it and use "
-            f"{GENERAL}"),
+            "8.1.no-custom-pool", "team-storefront", depends_on=["8.1.deployment"],
+            hint="the defaults serve this: 1 CPU and 2Gi pods need nothing special, and a "
+                 "dedicated pool wastes capacity (its own half-empty nodes, limits to tend); "
+                 f"delete it and use {GENERAL}"),
         c.pods_ready_on_pool(
             "8.1.ready", "storefront", 3, GENERAL,
             depends_on=["8.1.deployment", "8.1.replicas"],
