@@ -132,11 +132,14 @@ class Family:
     def nvidia(self) -> bool:
         return self.gpus[1] > 0
 
-    def describe(self) -> str:
-        gpu = f", {self._range(self.gpus)} {self.gpu_name.upper()} GPU" if self.nvidia else ""
-        return (f"{self.name} ({self.arch}): {self._range(self.vcpu)} vCPU, "
-                f"{self._range(self.memory_gib)} GiB{gpu}, "
+    def shape(self) -> str:
+        """Its ranges in a few words: "2–32 vCPU · 8–128 GiB · 1–8 A10G · $0.096–1.536/h"."""
+        gpu = f" · {self._range(self.gpus)} {self.gpu_name.upper()}" if self.nvidia else ""
+        return (f"{self._range(self.vcpu)} vCPU · {self._range(self.memory_gib)} GiB{gpu} · "
                 f"${self.price[0]:.3f}–{self.price[1]:.3f}/h")
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.arch}): {self.shape()}"
 
     @staticmethod
     def _range(pair) -> str:
@@ -169,10 +172,13 @@ def families(cat: catalog.Catalog) -> dict[str, Family]:
 
 
 def families_by_category(cat: catalog.Catalog) -> dict[str, list[Family]]:
+    """Families grouped by category, in CATEGORY_NAMES' order (general purpose first)."""
     grouped: dict[str, list[Family]] = {}
     for fam in families(cat).values():
         grouped.setdefault(fam.category, []).append(fam)
-    return grouped
+    order = list(dict.fromkeys(CATEGORY_NAMES.values()))
+    return dict(sorted(grouped.items(), key=lambda kv: (
+        order.index(kv[0]) if kv[0] in order else len(order), kv[0])))
 
 
 def nearest_families(name: str, known: Iterable[str]) -> list[str]:

@@ -23,12 +23,11 @@ from . import platform_request as pr
 from .errors import WorkshopError
 
 CAPACITY_CHOICES = [
-    ("platform default (on-demand and spot; GPU pools on-demand)", ()),
+    ("platform default", ()),  # on-demand and spot; GPU pools on-demand
     ("on-demand only", ("on-demand",)),
     ("spot only", ("spot",)),
     ("on-demand and spot", ("on-demand", "spot")),
 ]
-_WIDE = w.Layout(width="auto")
 _LABEL_STYLE = {"description_width": "110px"}
 
 
@@ -58,13 +57,15 @@ class RequestForm:
         self.families: dict[str, w.Checkbox] = {}
         groups = []
         for category, fams in pr.families_by_category(self.catalog).items():
-            boxes = []
+            rows = []
             for fam in fams:
-                box = w.Checkbox(value=fam.name in families, description=fam.describe(),
-                                 indent=False, layout=_WIDE)
+                box = w.Checkbox(value=fam.name in families, description=fam.name,
+                                 indent=False, layout=w.Layout(width="64px"))
                 self.families[fam.name] = box
-                boxes.append(box)
-            groups.append(w.VBox([w.HTML(f"<b>{html.escape(category)}</b>"), *boxes]))
+                rows.append(w.HBox([box, w.HTML(
+                    f"<small style='white-space:nowrap'>{fam.arch} · "
+                    f"{html.escape(fam.shape())}</small>")]))
+            groups.append(w.VBox([w.HTML(f"<b>{html.escape(category)}</b>"), *rows]))
         self.taints = w.Textarea(value=taints, description="extra taints",
                                  placeholder="key=value:Effect, one a line\n"
                                  "e.g. team=vision:NoSchedule", style=_LABEL_STYLE,
@@ -94,8 +95,9 @@ class RequestForm:
             w.HBox([fields, w.VBox([self.problems, self.admits],
                                    layout=w.Layout(margin="0 0 0 16px", width="50%"))]),
             w.HTML("<b>instance families</b>"),
-            w.GridBox(groups, layout=w.Layout(grid_template_columns="repeat(3, 1fr)",
-                                              grid_gap="4px 16px")),
+            w.GridBox(groups, layout=w.Layout(
+                grid_template_columns="repeat(auto-fill, minmax(380px, 1fr))",
+                grid_gap="4px 24px")),
             preview,
             w.HBox([self.submit_button, self.status]),
         ])

@@ -47,10 +47,13 @@ def test_a_blank_form_says_what_is_missing_and_cannot_submit(cat):
 def test_families_come_from_the_catalog_grouped_with_their_ranges(cat):
     form = request_form(cat=cat)
     assert set(form.families) == set(cat.families())
-    g5 = form.families["g5"].description
-    assert "vCPU" in g5 and "GiB" in g5 and "$" in g5 and "A10G" in g5
-    headers = _pre_text(form.widget.children[3].children[0].children[0].value)
-    assert headers in {f.category for f in pr.families(cat).values()}
+    groups = form.widget.children[3].children
+    headers = [_pre_text(g.children[0].value) for g in groups]
+    assert headers[0] == "general purpose" and "GPU (NVIDIA)" in headers
+    rows = {row.children[0].description: _pre_text(row.children[1].value)
+            for g in groups for row in g.children[1:]}
+    assert rows["g5"] == "amd64 · 4–192 vCPU · 16–768 GiB · 1–8 A10G · $1.006–16.288/h"
+    assert rows["r6g"].startswith("arm64 · ")
 
 
 def test_filling_in_the_vision_request_previews_the_generators_pool(cat):
