@@ -219,7 +219,7 @@ def container_limit(check_id: str, name: str, resource: str, value: str,
                         "(requests default to them)" if in_requests else
                         f"no {resource} limit: the pod would not get a GPU")
                 return failed(expected, f"container {c.get('name')}: none", hint, where)
-            if str(have) != str(value):
+            if catalog.parse_quantity(str(have)) != catalog.parse_quantity(str(value)):
                 return failed(expected, f"container {c.get('name')}: {have}",
                               f"each pod asks for {value}: check the number", where)
         return passed(expected, expected, where)
