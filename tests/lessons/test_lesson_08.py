@@ -46,6 +46,20 @@ def test_the_forms_submit_applies_the_generated_pool(cluster):
     assert not failing, failing
 
 
+def test_cli_request_apply_applies_the_same_pool(cluster):
+    lessons.reset(8)
+    result = cli("request", "--team", "etl", "--vcpu", "32", "--memory-gi", "256",
+                 "--families", "r6g", "--capacity-type", "spot",
+                 "--taint", "team=etl:NoSchedule", "--label", "team=etl", "--apply")
+    assert result.returncode == 0, result.stderr
+    assert "nodepool.karpenter.sh/team-etl created" in result.stdout
+    live = kube.get(platform.NODEPOOL_API, "NodePool", "team-etl")
+    want = pr.nodepool(lesson_08.ETL)["spec"]
+    assert live["spec"]["template"]["spec"]["requirements"] == \
+        want["template"]["spec"]["requirements"]
+    assert live["spec"]["limits"] == want["limits"]
+
+
 def test_reset_removes_only_the_lessons_pools(cluster):
     lessons.apply_solution("8.2")
     defaults = {n: kube.get(platform.NODEPOOL_API, "NodePool", n)["metadata"]["uid"]
