@@ -33,7 +33,7 @@ def test_the_forms_submit_applies_the_generated_pool(cluster):
                         families=req.families, taints="\n".join(req.taints),
                         labels="\n".join(req.labels))
     applied = form.submit()
-    assert [str(a) for a in applied] == ["nodepool.karpenter.sh/team-vision created"], applied
+    assert [str(a) for a in applied] == ["nodepool/team-vision created"], applied
     live = kube.get(platform.NODEPOOL_API, "NodePool", "team-vision")
     managers = {m["manager"] for m in live["metadata"]["managedFields"]}
     assert pr.REQUESTS_MANAGER in managers
@@ -52,7 +52,7 @@ def test_cli_request_apply_applies_the_same_pool(cluster):
                  "--families", "r6g", "--capacity-type", "spot",
                  "--taint", "team=etl:NoSchedule", "--label", "team=etl", "--apply")
     assert result.returncode == 0, result.stderr
-    assert "nodepool.karpenter.sh/team-etl created" in result.stdout
+    assert "nodepool/team-etl created" in result.stdout
     live = kube.get(platform.NODEPOOL_API, "NodePool", "team-etl")
     want = pr.nodepool(lesson_08.ETL)["spec"]
     assert live["spec"]["template"]["spec"]["requirements"] == \
