@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from checks import lesson_08
-from workshop import grading, kube, lessons, platform
+from workshop import catalog, grading, kube, lessons, platform
 from workshop import platform_request as pr
 from workshop.request_form import request_form
 
@@ -61,7 +61,7 @@ def test_cli_request_apply_applies_the_same_pool(cluster):
 
 
 def test_reset_removes_only_the_lessons_pools(cluster):
-    lessons.apply_solution("8.2")
+    pr.submit(lesson_08.VISION, catalog.load_catalog())
     defaults = {n: kube.get(platform.NODEPOOL_API, "NodePool", n)["metadata"]["uid"]
                 for n in platform.DEFAULT_NODEPOOLS}
     result = cli("reset", "8")
