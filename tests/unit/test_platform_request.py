@@ -140,9 +140,11 @@ def test_limits_below_the_smallest_type(cat):
 
 
 def test_no_offering_for_the_capacity(cat):
-    # Every type is offered both ways here, so an empty capacity list is the only way.
-    req = replace(VISION, capacity_types=("spot",))
-    assert pr.validate(req, cat).ok  # spot g5 exists: the platform allows asking for it
+    on_demand_only = catalog.Catalog(cat.types, [o for o in cat.offerings
+                                                 if o.capacity_type == "on-demand"])
+    msg = _one_error(on_demand_only, capacity_types=("spot",))
+    assert msg == "no offering is spot in g5: widen the capacity types or families", msg
+    assert pr.validate(replace(VISION, capacity_types=("spot",)), cat).ok  # spot g5 exists
 
 
 def test_a_pool_without_a_taint_warns(cat):
