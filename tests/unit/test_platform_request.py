@@ -215,7 +215,7 @@ def test_the_gpu_taint_is_not_doubled():
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (paths.SOLUTIONS_DIR / "lesson-08")
-                                        .glob("8.*-nodepool.yaml")))
+                                        .glob("8.*-request.yaml")))
 def test_solution_pools_are_the_generators_output(name):
     from checks import lesson_08
 
