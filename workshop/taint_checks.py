@@ -24,12 +24,21 @@ from .taints import (NO_SCHEDULE, Taint, describe_toleration, kubectl_untaint, n
                      tolerates)
 
 
+REGISTERED = "karpenter.sh/registered"  # the label Karpenter sets when it registers a node
+
+
 def _taints(pool: dict, field: str) -> list[Taint]:
     return [Taint.of(t) for t in c._template_spec(pool).get(field) or []]
 
 
 def _listing(taints: list[Taint]) -> str:
     return ", ".join(map(str, taints)) or "none"
+
+
+def _both_lists(np: dict) -> tuple[list[Taint], list[Taint], str]:
+    """(taints, startupTaints, both as the `found` text)."""
+    have, startup = _taints(np, "taints"), _taints(np, "startupTaints")
+    return have, startup, f"taints: {_listing(have)}; startupTaints: {_listing(startup)}"
 
 
 def _typo_hint(want: Taint, have: list[Taint]) -> str | None:
@@ -49,8 +58,7 @@ def nodepool_taint(check_id: str, pool: str, key: str, value: str,
     where = f"NodePool {pool} .spec.template.spec.taints"
 
     def fn(ctx, np: dict) -> Outcome:
-        have, startup = _taints(np, "taints"), _taints(np, "startupTaints")
-        found = f"taints: {_listing(have)}; startupTaints: {_listing(startup)}"
+        have, startup, found = _both_lists(np)
         if want in have:
             return passed(want, found, where)
         if want in startup:
@@ -93,8 +101,7 @@ def nodepool_startup_taint(check_id: str, pool: str, key: str, value: str,
     where = f"NodePool {pool} .spec.template.spec.startupTaints"
 
     def fn(ctx, np: dict) -> Outcome:
-        have, startup = _taints(np, "taints"), _taints(np, "startupTaints")
-        found = f"startupTaints: {_listing(startup)}; taints: {_listing(have)}"
+        have, startup, found = _both_lists(np)
         if want in startup and want not in have:
             return passed(want, found, where)
         if want in have:
@@ -206,6 +213,12 @@ def nodes_free_of_taint(check_id: str, pool: str, key: str, effect: str = NO_SCH
             return waiting(expected, f"no {pool} nodes yet",
                            f"Karpenter launches a {pool} node for the pods that select it: "
                            "is the Deployment there?", where)
+        joining = [n["metadata"]["name"] for n in nodes
+                   if (n["metadata"].get("labels") or {}).get(REGISTERED) != "true"]
+        if joining:
+            # Karpenter copies the startup taints onto a node when it registers it.
+            return waiting(expected, f"node {joining[0]} is registering",
+                           "Karpenter is registering the node", where)
         stuck = _pool_nodes_with(pool, key)
         if stuck:
             return failed(expected, f"{c._plural(len(stuck), 'node')} still tainted: "
@@ -236,7 +249,7 @@ def pods_ready_once_untainted(check_id: str, name: str, count: int, pool: str, k
                               f"{stuck[0]} still carries {key}",
                               "the pods wait for the node agent: remove the startup taint from "
                               "the node", f"pods of Deployment {ctx.namespace}/{name}")
-        return inner.fn(ctx)
+        return original(ctx)
 
-    inner.fn = fn
+    original, inner.fn = inner.fn, fn
     return inner
