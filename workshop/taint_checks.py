@@ -20,11 +20,8 @@ from typing import Any
 from . import observe
 from . import checkers as c
 from .grading import Check, Outcome, failed, passed, waiting
-from .taints import (NO_SCHEDULE, Taint, describe_toleration, kubectl_untaint, node_taints,
-                     tolerates)
-
-
-REGISTERED = "karpenter.sh/registered"  # the label Karpenter sets when it registers a node
+from .taints import (NO_SCHEDULE, Taint, describe_toleration, kubectl_untaint, pool_nodes,
+                     tainted_nodes, tolerates)
 
 
 def _taints(pool: dict, field: str) -> list[Taint]:
@@ -88,11 +85,6 @@ def nodepool_taint(check_id: str, pool: str, key: str, value: str,
                     c._with_nodepool(pool, fn), options)
 
 
-def _pool_nodes_with(pool: str, key: str) -> list[str]:
-    return [n["metadata"]["name"] for n in observe.nodes(f"{observe.NODEPOOL_LABEL}={pool}")
-            if any(t.key == key for t in node_taints(n))]
-
-
 def nodepool_startup_taint(check_id: str, pool: str, key: str, value: str,
                            effect: str = NO_SCHEDULE, title: str | None = None,
                            **options) -> Check:
@@ -114,7 +106,7 @@ def nodepool_startup_taint(check_id: str, pool: str, key: str, value: str,
         hint = _typo_hint(want, startup)
         if hint:
             return failed(want, found, hint, where)
-        stuck = _pool_nodes_with(pool, key)
+        stuck = tainted_nodes(pool, key)
         if stuck:
             return failed(want, found,
                           f"the NodePool no longer declares it, but node {stuck[0]} still "
@@ -207,19 +199,17 @@ def nodes_free_of_taint(check_id: str, pool: str, key: str, effect: str = NO_SCH
     where = f"nodes of NodePool {pool} .spec.taints"
 
     def fn(ctx, np: dict) -> Outcome:
-        nodes = observe.nodes(f"{observe.NODEPOOL_LABEL}={pool}")
+        nodes, joining = pool_nodes(pool)
         expected = f"{pool} nodes without {key}"
+        if joining:
+            # Karpenter copies the startup taints onto a node when it registers it.
+            return waiting(expected, f"NodeClaim {joining[0]} is not registered yet",
+                           "Karpenter is launching and registering the node", where)
         if not nodes:
             return waiting(expected, f"no {pool} nodes yet",
                            f"Karpenter launches a {pool} node for the pods that select it: "
                            "is the Deployment there?", where)
-        joining = [n["metadata"]["name"] for n in nodes
-                   if (n["metadata"].get("labels") or {}).get(REGISTERED) != "true"]
-        if joining:
-            # Karpenter copies the startup taints onto a node when it registers it.
-            return waiting(expected, f"node {joining[0]} is registering",
-                           "Karpenter is registering the node", where)
-        stuck = _pool_nodes_with(pool, key)
+        stuck = tainted_nodes(pool, key)
         if stuck:
             return failed(expected, f"{c._plural(len(stuck), 'node')} still tainted: "
                           + ", ".join(stuck[:3]),
@@ -240,7 +230,7 @@ def pods_ready_once_untainted(check_id: str, name: str, count: int, pool: str, k
 
     def fn(ctx: Any) -> Outcome:
         dep = c._deployment(ctx, name)
-        stuck = _pool_nodes_with(pool, key) if dep is not None else []
+        stuck = tainted_nodes(pool, key) if dep is not None else []
         if stuck:
             pending = [p for p in observe.pods(ctx.namespace, c._selector(dep))
                        if not (p.get("spec") or {}).get("nodeName")]
