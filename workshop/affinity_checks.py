@@ -113,7 +113,7 @@ def _example(ctx, key: str, values: set[int]) -> str:
 def _requested_cpu(dep: dict) -> float:
     total = 0.0
     for ctr in c._containers(dep):
-        cpu = ((ctr.get("resources") or {}).get("requests") or {}).get("cpu")
+        cpu = c.effective_requests(ctr).get("cpu")
         if cpu is not None:
             try:
                 total += float(catalog.parse_quantity(str(cpu)))
