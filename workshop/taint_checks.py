@@ -32,10 +32,19 @@ def _listing(taints: list[Taint]) -> str:
     return ", ".join(map(str, taints)) or "none"
 
 
-def _both_lists(np: dict) -> tuple[list[Taint], list[Taint], str]:
-    """(taints, startupTaints, both as the `found` text)."""
-    have, startup = _taints(np, "taints"), _taints(np, "startupTaints")
-    return have, startup, f"taints: {_listing(have)}; startupTaints: {_listing(startup)}"
+def _placed(np: dict, want: Taint, right: str, wrong_hint: str,
+            where: str) -> tuple[Outcome | None, list[Taint], str]:
+    """Is `want` in the pool's `right` list ("taints" or "startupTaints")? A verdict when it
+    is, or when it sits in the other list (`wrong_hint`); else None, with the right list's
+    taints and the `found` text for the caller's own diagnosis."""
+    lists = {f: _taints(np, f) for f in ("taints", "startupTaints")}
+    found = "; ".join(f"{f}: {_listing(ts)}" for f, ts in lists.items())
+    wrong = "startupTaints" if right == "taints" else "taints"
+    if want in lists[right] and want not in lists[wrong]:
+        return passed(want, found, where), lists[right], found
+    if want in lists[wrong]:
+        return failed(want, found, wrong_hint, where), lists[right], found
+    return None, lists[right], found
 
 
 def _typo_hint(want: Taint, have: list[Taint]) -> str | None:
@@ -55,15 +64,13 @@ def nodepool_taint(check_id: str, pool: str, key: str, value: str,
     where = f"NodePool {pool} .spec.template.spec.taints"
 
     def fn(ctx, np: dict) -> Outcome:
-        have, startup, found = _both_lists(np)
-        if want in have:
-            return passed(want, found, where)
-        if want in startup:
-            return failed(want, found,
-                          "the taint is under `startupTaints`: Karpenter expects an agent to "
-                          "remove those soon after the node starts, and launches nodes for "
-                          "pods that do not tolerate them. A taint that keeps other pods off "
-                          "for good goes under `taints`", where)
+        verdict, have, found = _placed(
+            np, want, "taints", "the taint is under `startupTaints`: Karpenter expects an "
+            "agent to remove those soon after the node starts, and launches nodes for pods "
+            "that do not tolerate them. A taint that keeps other pods off for good goes under "
+            "`taints`", where)
+        if verdict:
+            return verdict
         same = [t for t in have if (t.key, t.value) == (key, value)]
         if same and same[0].effect == "PreferNoSchedule":
             return failed(want, found,
@@ -93,16 +100,13 @@ def nodepool_startup_taint(check_id: str, pool: str, key: str, value: str,
     where = f"NodePool {pool} .spec.template.spec.startupTaints"
 
     def fn(ctx, np: dict) -> Outcome:
-        have, startup, found = _both_lists(np)
-        if want in startup and want not in have:
-            return passed(want, found, where)
-        if want in have:
-            return failed(want, found,
-                          "the taint is under `taints`: Karpenter launches nodes only for pods "
-                          "that tolerate a pool's taints, and these pods don't (its event: "
-                          "\"did not tolerate taint\"). Put it under `startupTaints`, which "
-                          "Karpenter puts on new nodes without asking pods to tolerate it",
-                          where)
+        verdict, startup, found = _placed(
+            np, want, "startupTaints", "the taint is under `taints`: Karpenter launches nodes "
+            "only for pods that tolerate a pool's taints, and these pods don't (its event: "
+            "\"did not tolerate taint\"). Put it under `startupTaints`, which Karpenter puts on "
+            "new nodes without asking pods to tolerate it", where)
+        if verdict:
+            return verdict
         hint = _typo_hint(want, startup)
         if hint:
             return failed(want, found, hint, where)
