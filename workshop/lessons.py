@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Callable
 
 from . import grading, kube, observe, paths, platform
+from .board import room
 from .errors import WorkshopError
 
 SOLVER = "workshop-solutions"  # field manager for reference solutions
@@ -166,6 +167,7 @@ def grade(target: str | int, on_progress: Callable | None = None,
     if "." not in str(target) and not report.broken:
         lesson = grading.get_lesson(report.lesson)
         report = grading.carry_undone(report, lesson, _load_progress())
+    room.report_in_background(report)  # the instructor's board, if joined (never blocks)
     return report
 
 
