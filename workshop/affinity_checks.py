@@ -18,8 +18,8 @@ from . import catalog
 from . import checkers as c
 from .grading import Check, Outcome, failed, passed
 
-# Deprecated node label keys and the keys that replaced them (the kubelet on EKS still
-# sets the beta arch/os labels; Karpenter translates them for its own decisions).
+# Deprecated node label keys and the keys that replaced them (nodes still carry the beta
+# arch/os labels; Karpenter translates them for its own decisions).
 DEPRECATED_KEYS = {
     "beta.kubernetes.io/arch": catalog.ARCH,
     "beta.kubernetes.io/os": catalog.OS,
@@ -80,7 +80,7 @@ def pod_template_requires_label_or_deprecated(check_id: str, name: str, key: str
 
     def fn(ctx: Any) -> Outcome:
         dep = c._deployment(ctx, name)
-        outcome = inner.fn(ctx)
+        outcome = original(ctx)
         if dep is None or outcome.status.value == "pass":
             return outcome
         spec = c._pod_spec(dep)
@@ -89,12 +89,11 @@ def pod_template_requires_label_or_deprecated(check_id: str, name: str, key: str
             if mentioned and set(mentioned[0]) <= set(values) and not c._allows(spec, deprecated, None):
                 return passed(outcome.expected,
                               f"required {deprecated} in ({', '.join(mentioned[0])}) (accepted, "
-                              f"but `{deprecated}` is deprecated: use `{key}`. Kubelets on "
-                              "EKS still set the old label; the kwok nodes here do not, so "
-                              "these pods would wait here)", outcome.object)
+                              f"but `{deprecated}` is deprecated since Kubernetes 1.14, as the "
+                              f"API warns when you apply it: use `{key}`)", outcome.object)
         return outcome
 
-    inner.fn = fn
+    original, inner.fn = inner.fn, fn
     return inner
 
 
@@ -114,7 +113,7 @@ def _example(ctx, key: str, values: set[int]) -> str:
 def _requested_cpu(dep: dict) -> float:
     total = 0.0
     for ctr in c._containers(dep):
-        cpu = ((ctr.get("resources") or {}).get("requests") or {}).get("cpu")
+        cpu = c.effective_requests(ctr).get("cpu")
         if cpu is not None:
             try:
                 total += float(catalog.parse_quantity(str(cpu)))

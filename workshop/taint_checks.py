@@ -20,8 +20,8 @@ from typing import Any
 from . import observe
 from . import checkers as c
 from .grading import Check, Outcome, failed, passed, waiting
-from .taints import (NO_SCHEDULE, Taint, describe_toleration, kubectl_untaint, node_taints,
-                     tolerates)
+from .taints import (NO_SCHEDULE, Taint, describe_toleration, kubectl_untaint, pool_nodes,
+                     tainted_nodes, tolerates)
 
 
 def _taints(pool: dict, field: str) -> list[Taint]:
@@ -30,6 +30,21 @@ def _taints(pool: dict, field: str) -> list[Taint]:
 
 def _listing(taints: list[Taint]) -> str:
     return ", ".join(map(str, taints)) or "none"
+
+
+def _placed(np: dict, want: Taint, right: str, wrong_hint: str,
+            where: str) -> tuple[Outcome | None, list[Taint], str]:
+    """Is `want` in the pool's `right` list ("taints" or "startupTaints")? A verdict when it
+    is, or when it sits in the other list (`wrong_hint`); else None, with the right list's
+    taints and the `found` text for the caller's own diagnosis."""
+    lists = {f: _taints(np, f) for f in ("taints", "startupTaints")}
+    found = "; ".join(f"{f}: {_listing(ts)}" for f, ts in lists.items())
+    wrong = "startupTaints" if right == "taints" else "taints"
+    if want in lists[right] and want not in lists[wrong]:
+        return passed(want, found, where), lists[right], found
+    if want in lists[wrong]:
+        return failed(want, found, wrong_hint, where), lists[right], found
+    return None, lists[right], found
 
 
 def _typo_hint(want: Taint, have: list[Taint]) -> str | None:
@@ -49,16 +64,13 @@ def nodepool_taint(check_id: str, pool: str, key: str, value: str,
     where = f"NodePool {pool} .spec.template.spec.taints"
 
     def fn(ctx, np: dict) -> Outcome:
-        have, startup = _taints(np, "taints"), _taints(np, "startupTaints")
-        found = f"taints: {_listing(have)}; startupTaints: {_listing(startup)}"
-        if want in have:
-            return passed(want, found, where)
-        if want in startup:
-            return failed(want, found,
-                          "the taint is under `startupTaints`: Karpenter expects an agent to "
-                          "remove those soon after the node starts, and launches nodes for "
-                          "pods that do not tolerate them. A taint that keeps other pods off "
-                          "for good goes under `taints`", where)
+        verdict, have, found = _placed(
+            np, want, "taints", "the taint is under `startupTaints`: Karpenter expects an "
+            "agent to remove those soon after the node starts, and launches nodes for pods "
+            "that do not tolerate them. A taint that keeps other pods off for good goes under "
+            "`taints`", where)
+        if verdict:
+            return verdict
         same = [t for t in have if (t.key, t.value) == (key, value)]
         if same and same[0].effect == "PreferNoSchedule":
             return failed(want, found,
@@ -80,11 +92,6 @@ def nodepool_taint(check_id: str, pool: str, key: str, value: str,
                     c._with_nodepool(pool, fn), options)
 
 
-def _pool_nodes_with(pool: str, key: str) -> list[str]:
-    return [n["metadata"]["name"] for n in observe.nodes(f"{observe.NODEPOOL_LABEL}={pool}")
-            if any(t.key == key for t in node_taints(n))]
-
-
 def nodepool_startup_taint(check_id: str, pool: str, key: str, value: str,
                            effect: str = NO_SCHEDULE, title: str | None = None,
                            **options) -> Check:
@@ -93,21 +100,17 @@ def nodepool_startup_taint(check_id: str, pool: str, key: str, value: str,
     where = f"NodePool {pool} .spec.template.spec.startupTaints"
 
     def fn(ctx, np: dict) -> Outcome:
-        have, startup = _taints(np, "taints"), _taints(np, "startupTaints")
-        found = f"startupTaints: {_listing(startup)}; taints: {_listing(have)}"
-        if want in startup and want not in have:
-            return passed(want, found, where)
-        if want in have:
-            return failed(want, found,
-                          "the taint is under `taints`: Karpenter launches nodes only for pods "
-                          "that tolerate a pool's taints, and these pods don't (its event: "
-                          "\"did not tolerate taint\"). Put it under `startupTaints`, which "
-                          "Karpenter puts on new nodes without asking pods to tolerate it",
-                          where)
+        verdict, startup, found = _placed(
+            np, want, "startupTaints", "the taint is under `taints`: Karpenter launches nodes "
+            "only for pods that tolerate a pool's taints, and these pods don't (its event: "
+            "\"did not tolerate taint\"). Put it under `startupTaints`, which Karpenter puts on "
+            "new nodes without asking pods to tolerate it", where)
+        if verdict:
+            return verdict
         hint = _typo_hint(want, startup)
         if hint:
             return failed(want, found, hint, where)
-        stuck = _pool_nodes_with(pool, key)
+        stuck = tainted_nodes(pool, key)
         if stuck:
             return failed(want, found,
                           f"the NodePool no longer declares it, but node {stuck[0]} still "
@@ -200,13 +203,17 @@ def nodes_free_of_taint(check_id: str, pool: str, key: str, effect: str = NO_SCH
     where = f"nodes of NodePool {pool} .spec.taints"
 
     def fn(ctx, np: dict) -> Outcome:
-        nodes = observe.nodes(f"{observe.NODEPOOL_LABEL}={pool}")
+        nodes, joining = pool_nodes(pool)
         expected = f"{pool} nodes without {key}"
+        if joining:
+            # Karpenter copies the startup taints onto a node when it registers it.
+            return waiting(expected, f"NodeClaim {joining[0]} is not registered yet",
+                           "Karpenter is launching and registering the node", where)
         if not nodes:
             return waiting(expected, f"no {pool} nodes yet",
                            f"Karpenter launches a {pool} node for the pods that select it: "
                            "is the Deployment there?", where)
-        stuck = _pool_nodes_with(pool, key)
+        stuck = tainted_nodes(pool, key)
         if stuck:
             return failed(expected, f"{c._plural(len(stuck), 'node')} still tainted: "
                           + ", ".join(stuck[:3]),
@@ -227,7 +234,7 @@ def pods_ready_once_untainted(check_id: str, name: str, count: int, pool: str, k
 
     def fn(ctx: Any) -> Outcome:
         dep = c._deployment(ctx, name)
-        stuck = _pool_nodes_with(pool, key) if dep is not None else []
+        stuck = tainted_nodes(pool, key) if dep is not None else []
         if stuck:
             pending = [p for p in observe.pods(ctx.namespace, c._selector(dep))
                        if not (p.get("spec") or {}).get("nodeName")]
@@ -236,7 +243,7 @@ def pods_ready_once_untainted(check_id: str, name: str, count: int, pool: str, k
                               f"{stuck[0]} still carries {key}",
                               "the pods wait for the node agent: remove the startup taint from "
                               "the node", f"pods of Deployment {ctx.namespace}/{name}")
-        return inner.fn(ctx)
+        return original(ctx)
 
-    inner.fn = fn
+    original, inner.fn = inner.fn, fn
     return inner

@@ -91,14 +91,39 @@ def remove_taint(node: str, key: str) -> Taint:
                         fix="run the cell again")
 
 
-def play_agent(pool: str, key: str, timeout_s: float = 60) -> list[str]:
-    """The node agent of every node of `pool`: wait for one carrying taint `key`, then
-    remove it from each node that has it. Returns the nodes freed (for `workshop solve`)."""
-    def tainted() -> list[str]:
-        return [n["metadata"]["name"] for n in observe.nodes(f"{observe.NODEPOOL_LABEL}={pool}")
-                if any(t.key == key for t in node_taints(n))]
+def pool_nodes(pool: str) -> tuple[list[dict], list[str]]:
+    """(the nodes of `pool`'s live NodeClaims that Karpenter has registered, the names of
+    those it has not registered yet). Karpenter copies a pool's startup taints onto a node
+    when it registers it, so only registered nodes say whether the agent is done; NodeClaims
+    being deleted, and any node without one, are ignored."""
+    nodes = {n["metadata"]["name"]: n for n in observe.nodes(f"{observe.NODEPOOL_LABEL}={pool}")}
+    registered, joining = [], []
+    for claim in observe.nodeclaims(pool):
+        if claim["metadata"].get("deletionTimestamp"):
+            continue
+        node = nodes.get((claim.get("status") or {}).get("nodeName") or "")
+        if node is not None and kube.is_true(claim, "Registered"):
+            registered.append(node)
+        else:
+            joining.append(claim["metadata"]["name"])
+    return registered, joining
 
-    names = kube.wait_until(tainted, timeout_s, 0.5, f"a {pool} node carrying {key}")
+
+def tainted_nodes(pool: str, key: str) -> list[str]:
+    """Registered nodes of `pool` that still carry the taint `key`."""
+    return [n["metadata"]["name"] for n in pool_nodes(pool)[0]
+            if any(t.key == key for t in node_taints(n))]
+
+
+def play_agent(pool: str, key: str, timeout_s: float = 60) -> list[str]:
+    """The node agent of every node of `pool`: once Karpenter has registered them (and so
+    tainted them), remove the taint `key` from each. Returns the nodes freed (for
+    `workshop solve`)."""
+    def ready_to_free() -> list[str]:
+        registered, joining = pool_nodes(pool)
+        return [] if joining or not registered else tainted_nodes(pool, key)
+
+    names = kube.wait_until(ready_to_free, timeout_s, 0.5, f"registered {pool} nodes carrying {key}")
     for name in names:
         remove_taint(name, key)
     return names

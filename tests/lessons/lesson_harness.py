@@ -83,6 +83,7 @@ def grade_checks(exercise_id: str, check_ids: list[str]) -> dict[str, grading.Re
 def _apply_mistake(m: Mistake) -> None:
     for exercise in m.setup:
         lessons.apply_solution(exercise)
+        lessons.solution_step(exercise)  # e.g. 3.3: play the node agent
         # As a learner would have: the earlier exercise is done (and its objects have
         # their events) before the mistake happens.
         done = lessons.grade(exercise)

@@ -26,9 +26,8 @@ def _agent_node() -> dict:
     """Apply 3.3's solution and wait for its node, which arrives with the startup taint."""
     lessons.reset(3)
     lessons.apply_solution("3.3")
-    name = kube.wait_until(lambda: [n for n in observe.nodes(f"{observe.NODEPOOL_LABEL}={POOL}")
-                                    if any(t.key == KEY for t in taints.node_taints(n))],
-                           60, 0.5, "the agent-ready node")[0]["metadata"]["name"]
+    name = kube.wait_until(lambda: taints.tainted_nodes(POOL, KEY), 60, 0.5,
+                           "the agent-ready node")[0]
     return kube.get("v1", "Node", name)
 
 
