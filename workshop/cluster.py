@@ -43,12 +43,46 @@ def exists() -> bool:
 
 
 def render_config(bin_dir: Path, versions: Versions) -> str:
-    """The kwokctl config for this checkout (pure: unit-tested without a cluster)."""
+    """The kwokctl config for this checkout (pure: unit-tested without a cluster).
+
+    kwok's Stages follow verbatim: their Go templates are full of `$`, which the
+    placeholders of the kwokctl template must not touch.
+    """
     text = paths.KWOKCTL_TEMPLATE.read_text()
-    return Template(text).substitute(
+    config = Template(text).substitute(
         bin=str(bin_dir), kube_version=versions.kubernetes,
         cache=str(paths.KWOK_WORKDIR / "cache"),
     )
+    return config.rstrip("\n") + "\n---\n" + paths.KWOK_STAGES.read_text()
+
+
+def _stage_templates(docs: list) -> dict[str, str]:
+    """Each Stage's name -> its status template: what decides how kwok fakes a node or pod."""
+    return {d["metadata"]["name"]: str(((d.get("spec") or {}).get("next") or {})
+                                       .get("statusTemplate") or "").strip()
+            for d in docs if isinstance(d, dict) and d.get("kind") == "Stage"}
+
+
+def refresh_stages() -> bool:
+    """Give a cluster created before cluster/kwok-stages.yaml changed the current Stages.
+
+    kwokctl copies the Stages into the cluster's kwok.yaml once, at create, and the kwok
+    controller reads them from there at start. Rewriting them (and restarting kwok) heals
+    an older cluster in place: no learner has to delete theirs. True if kwok.yaml changed.
+    """
+    path = cluster_dir() / "kwok.yaml"
+    try:
+        docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+    except (OSError, yaml.YAMLError) as exc:
+        raise corrupted(f"cannot read {path}: {exc}") from None
+    ours = [d for d in yaml.safe_load_all(paths.KWOK_STAGES.read_text()) if d is not None]
+    if _stage_templates(docs) == _stage_templates(ours):
+        return False
+    kept = [d for d in docs if not (isinstance(d, dict) and d.get("kind") == "Stage")]
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump_all(kept + ours, sort_keys=False))
+    os.replace(tmp, path)
+    return True
 
 
 def _kwokctl(bin_dir: Path, *args: str, timeout_s: float = 300) -> str:
@@ -215,6 +249,11 @@ def up(bin_dir: Path, versions: Versions, timeout_s: float = 90) -> str:
                  "--kubeconfig", "", "--wait", "0s", timeout_s=timeout_s + 120)
         action = "created"
     else:
+        if refresh_stages():
+            # kwok reads its Stages only at start: stop it so the start below runs the new ones.
+            for comp in components():
+                if comp.name == "kwok-controller" and comp.running and comp.pid:
+                    procs.terminate(comp.pid, COMPONENTS[comp.name])
         dead = [c for c in components() if not c.running]
         if dead:
             _clear_stale_pids()
