@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from . import catalog, cluster, karpenter, kube, paths, platform, toolchain
+from . import catalog, cluster, karpenter, kube, orphans, paths, platform, toolchain
 from .errors import WorkshopError
 from .progress import step
 
@@ -21,6 +21,7 @@ class UpReport:
     control_plane: str = ""
     karpenter: str = ""
     applied: list[kube.Applied] = field(default_factory=list)
+    orphans_removed: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -51,6 +52,8 @@ def up(quiet: bool = False) -> UpReport:
         platform.wait_defaults_ready()
         changed = [a for a in report.applied if a.action != "unchanged"]
         s["status"] = f"{len(changed)} changed" if changed else "unchanged"
+    # Nodes whose NodeClaim went while they launched (e.g. before a `make down`).
+    report.orphans_removed = orphans.sweep()
     report.seconds = time.monotonic() - t0
     return report
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from workshop import catalog, kube, observe, platform
+from workshop import catalog, kube, observe, orphans, platform
 from workshop.catalog import parse_quantity
 from workshop.workloads import GPU_TOLERATION, deployment
 
@@ -133,3 +133,31 @@ def test_pool_limited_to_8_cpu_never_holds_more_than_8_vcpu(ns, pools):
     ready = [p for p in observe.pods(ns, "app=ten") if observe.is_ready(p)]
     assert len(ready) == 6
     assert pool_usage(name)["cpu"] == 8
+
+
+def test_node_launching_when_its_pool_is_deleted_is_swept(ns, pools):
+    # A node class whose nodes register 4 s after launch: time to delete the pool (and
+    # with it the NodeClaim) while the node is still launching, as a reset mid-launch does.
+    slow = "t-slow-register"
+    apply({"apiVersion": platform.NODECLASS_API, "kind": "KWOKNodeClass",
+           "metadata": {"name": slow}, "spec": {"nodeRegistrationDelay": "4s"}})
+    platform.mark_nodeclass_ready(slow)
+    try:
+        name = pools(nodepool("t-orphan", ["m5"], nodeclass=slow))
+        kube.wait_until(lambda: kube.is_true(kube.get(POOL_API, "NodePool", name)), 30, 0.2,
+                        f"NodePool {name} Ready")
+        apply(deployment("app", ns, cpu="500m", memory="256Mi", node_selector={"test-pool": name}))
+        claim = kube.wait_until(lambda: observe.nodeclaims(name), 30, 0.1, "a NodeClaim")[0]
+        assert not observe.nodes(f"test-pool={name}"), "the node registered too early"
+        kube.delete(POOL_API, "NodePool", name)  # and its claim at once, as a reset does
+        kube.delete(POOL_API, "NodeClaim", claim["metadata"]["name"])
+        kube.wait_until(lambda: not observe.nodeclaims(name), 30, 0.1, "the NodeClaim to go")
+        # The provider still creates the Node once the delay is over: an orphan.
+        orphan = kube.wait_until(lambda: observe.nodes(f"test-pool={name}"), 15, 0.2,
+                                 "the late Node")[0]
+        assert orphan["metadata"]["labels"]["kubernetes.io/hostname"] == claim["metadata"]["name"]
+        assert orphans.sweep() == []  # younger than the grace period: left alone
+        kube.wait_until(lambda: orphans.sweep(), orphans.GRACE_S + 10, 0.5, "the sweep")
+        assert not observe.nodes(f"test-pool={name}")
+    finally:
+        kube.delete(platform.NODECLASS_API, "KWOKNodeClass", slow)
