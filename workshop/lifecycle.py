@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from . import catalog, cluster, karpenter, kube, orphans, paths, platform, toolchain
+from . import catalog, cluster, karpenter, kube, lock, orphans, paths, platform, toolchain
 from .errors import WorkshopError
 from .progress import step
 
@@ -26,6 +26,11 @@ class UpReport:
 
 
 def up(quiet: bool = False) -> UpReport:
+    with lock.exclusive("up"):
+        return _up()
+
+
+def _up() -> UpReport:
     t0 = time.monotonic()
     report = UpReport()
     bin_dir = toolchain.ensure_built()
@@ -59,6 +64,11 @@ def up(quiet: bool = False) -> UpReport:
 
 
 def down() -> list[str]:
+    with lock.exclusive("down"):
+        return _down()
+
+
+def _down() -> list[str]:
     stopped = []
     if karpenter.stop():
         stopped.append("karpenter")
@@ -71,6 +81,11 @@ def down() -> list[str]:
 
 
 def clean_cluster() -> bool:
+    with lock.exclusive("clean-cluster"):
+        return _clean_cluster()
+
+
+def _clean_cluster() -> bool:
     karpenter.stop()
     bin_dir = toolchain.bin_dir()
     deleted = cluster.delete(bin_dir if bin_dir.exists() else None)

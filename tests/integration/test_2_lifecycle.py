@@ -174,3 +174,27 @@ def test_cluster_dying_mid_check_gives_an_error_that_says_make_up(cluster):
     payload = json.loads(result.stdout)
     assert {c["status"] for e in payload["exercises"] for c in e["checks"]} == {"error"}
     assert cli("up").returncode == 0
+
+
+def own_processes() -> dict[str, list[int]]:
+    """Every process started for this test cluster, by component (pid files aside)."""
+    found = {name: [p.pid for p in procs.find(binary, cp._ours)]
+             for name, binary in cp.COMPONENTS.items()}
+    found["karpenter"] = [p.pid for p in procs.find(karpenter.BINARY, karpenter._ours)]
+    return {k: v for k, v in found.items() if v}
+
+
+def test_two_ups_at_once_on_a_stopped_cluster(cluster):
+    assert cli("down").returncode == 0
+    assert own_processes() == {}, "down left component processes running"
+    ups = [subprocess.Popen([*WORKSHOP, "up"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd="/") for _ in range(2)]
+    outs = [u.communicate(timeout=600) for u in ups]
+    for u, (out, err) in zip(ups, outs):
+        assert u.returncode == 0, out + err
+    assert any("waits for it to finish" in err for _, err in outs), outs
+    assert all(r.status == "running" for r in lifecycle.status_rows())
+    assert cp.strays() == {}
+    assert {k: len(v) for k, v in own_processes().items()} == {
+        name: 1 for name in [*cp.COMPONENTS, "karpenter"]}
+    assert kube.ready()
