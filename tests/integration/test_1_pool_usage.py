@@ -19,6 +19,7 @@ pytestmark = pytest.mark.cluster
 
 POOL_API = "karpenter.sh/v1"
 GPU = "nvidia.com/gpu"
+NEURON = catalog.NEURON_RESOURCE
 
 
 def apply(*objs):
@@ -58,27 +59,33 @@ def pools(cluster):
 def instance_totals(nodes: list[dict]) -> dict[str, float]:
     """What the pool's nodes are, by the catalog: vCPU, memory bytes, GPUs."""
     cat = catalog.load_catalog()
-    totals = {"cpu": 0.0, "memory": 0.0, GPU: 0.0}
+    totals = {"cpu": 0.0, "memory": 0.0, GPU: 0.0, NEURON: 0.0}
     for n in nodes:
         it = cat.by_name(n["metadata"]["labels"]["node.kubernetes.io/instance-type"])
         totals["cpu"] += it.vcpu
         totals["memory"] += it.memory_mib * 2**20
         totals[GPU] += it.gpus
+        totals[NEURON] += it.accelerators
     return totals
 
 
 def pool_usage(name: str) -> dict[str, float]:
     res = ((kube.get(POOL_API, "NodePool", name) or {}).get("status") or {}).get("resources") or {}
-    return {k: float(parse_quantity(str(res.get(k, "0")))) for k in ("cpu", "memory", GPU)}
+    return {k: float(parse_quantity(str(res.get(k, "0")))) for k in ("cpu", "memory", GPU, NEURON)}
 
 
 def test_pool_usage_is_the_sum_of_its_instances(ns, pools):
-    # A GPU node holding one small pod and a CPU node holding another: requests are far
-    # below the instances, so counting requests (the kwok provider's own behaviour) fails.
-    name = pools(nodepool("t-usage", ["g4dn", "m5"]))
+    # A GPU node, an Inferentia node and a CPU node, each holding one small pod: requests
+    # are far below the instances, so counting requests (the kwok provider's own
+    # behaviour) fails. Extended resources (GPUs, Neuron devices) count as on EKS too.
+    name = pools(nodepool("t-usage", ["g4dn", "inf2", "m5"]))
     select = {"test-pool": name}
-    apply(deployment("gpu", ns, cpu="500m", memory="512Mi", gpus=1, node_selector=select,
-                     tolerations=[GPU_TOLERATION]),
+    neuron = deployment("neuron", ns, cpu="500m", memory="512Mi", node_selector=select)
+    neuron["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"][NEURON] = "1"
+    neuron["spec"]["template"]["spec"]["containers"][0]["resources"].setdefault(
+        "limits", {})[NEURON] = "1"
+    apply(neuron, deployment("gpu", ns, cpu="500m", memory="512Mi", gpus=1, node_selector=select,
+                             tolerations=[GPU_TOLERATION]),
           deployment("cpu", ns, cpu="500m", memory="512Mi", node_selector=select,
                      affinity={"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
                          "nodeSelectorTerms": [{"matchExpressions": [{
@@ -86,6 +93,7 @@ def test_pool_usage_is_the_sum_of_its_instances(ns, pools):
                              "values": ["m5"]}]}]}}}))
     observe.wait_pods_ready(ns, "app=gpu", 1, 60)
     observe.wait_pods_ready(ns, "app=cpu", 1, 60)
+    observe.wait_pods_ready(ns, "app=neuron", 1, 60)
     nodes = observe.nodes(f"test-pool={name}")
     cat = catalog.load_catalog()
     for n in nodes:  # each node reports its instance type's capacity, as a kubelet would
@@ -94,7 +102,7 @@ def test_pool_usage_is_the_sum_of_its_instances(ns, pools):
         assert {k: parse_quantity(str(v)) for k, v in cap.items()} == {
             k: parse_quantity(v) for k, v in it.resources().items()}, n["metadata"]["name"]
     want = instance_totals(nodes)
-    assert want[GPU] >= 1 and want["cpu"] >= 4 + 2  # g4dn.xlarge and m5.large at least
+    assert want[GPU] >= 1 and want[NEURON] >= 1 and want["cpu"] >= 4 + 4 + 2  # g4dn, inf2, m5
     kube.wait_until(lambda: pool_usage(name) == want, 30, 0.5,
                     f"NodePool {name} status.resources to equal {want}")
 
