@@ -122,9 +122,15 @@ def test_pool_limited_to_8_cpu_never_holds_more_than_8_vcpu(ns, pools):
     sizes = {"key": "karpenter.k8s.aws/instance-size", "operator": "In",
              "values": ["large", "xlarge"]}
     name = pools(nodepool("t-limit8", ["m5"], requirements=(sizes,), limits={"cpu": "8"}))
-    apply(deployment("ten", ns, replicas=10, cpu="1", memory="256Mi",
+    # Six pods first, then ten: the second round sees two initialized nodes. (Within about
+    # a second of a launch Karpenter still counts a new node by its pods' requests, which
+    # is what the kwok provider reports at launch; see cluster/kwok-stages.yaml.)
+    apply(deployment("ten", ns, replicas=6, cpu="1", memory="256Mi",
                      node_selector={"test-pool": name}))
     observe.wait_pods_ready(ns, "app=ten", 6, 60)
+    kube.wait_until(lambda: pool_usage(name)["cpu"] == 8, 30, 0.5, "two initialized nodes")
+    apply(deployment("ten", ns, replicas=10, cpu="1", memory="256Mi",
+                     node_selector={"test-pool": name}))
 
     def limit_event():
         return any("exceed limits for nodepool" in (observe.pending_reason(p) or "")
