@@ -540,12 +540,13 @@ def effective_requests(container: Mapping) -> dict[str, str]:
     return {**(resources.get("limits") or {}), **(resources.get("requests") or {})}
 
 
-def container_requests(check_id: str, name: str, cpu: str, memory: str,
+def container_requests(check_id: str, name: str, cpu: str, memory: str | None,
                        title: str | None = None, **options) -> Check:
     """Every container requests exactly `cpu` and `memory` (compared by value), as the
-    scheduler sees it: requests left out default to the limits."""
-    want = {"cpu": cpu, "memory": memory}
-    expected = f"cpu {cpu}, memory {memory} per pod"
+    scheduler sees it: requests left out default to the limits. memory None: the exercise
+    asks only for CPU, any memory request passes."""
+    want = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v is not None}
+    expected = f"cpu {cpu}" + (f", memory {memory}" if memory else "") + " per pod"
 
     def fn(ctx, dep: dict) -> Outcome:
         where = (f"Deployment {ctx.namespace}/{name} "
@@ -574,7 +575,8 @@ def container_requests(check_id: str, name: str, cpu: str, memory: str,
                           "request written, so Kubernetes sets it equal to the limit)", where)
         return passed(expected, expected, where)
 
-    return _check(check_id, title or f"Deployment {name}'s pods request {cpu} CPU and {memory}",
+    return _check(check_id, title or f"Deployment {name}'s pods request {cpu} CPU"
+                  + (f" and {memory}" if memory else ""),
                   _with_deployment(name, fn), options)
 
 

@@ -7,7 +7,9 @@
     show.nodeclaims(); show.events()   # what Karpenter launched, and the story in events
     show.offerings(pool=..., cpu="5", memory="5Gi")   # the catalog: why this instance type
     show.status()                 # the local processes (control plane, kwok, Karpenter)
+    show.spread(app="web")        # pods per zone, with their nodes
     wait_for.pods(5, app="inflate"); wait_for.no_nodes(pool="team-payments")
+    node = wait_for.node(pool="agent-ready"); remove_taint(node, "example.com/agent-not-ready")
 
 Solution mode (WORKSHOP_SOLUTIONS=1, used by CI through nbval): an `%%apply N.M` cell
 applies exercise N.M's reference solution instead of its body, and check() raises unless
@@ -30,7 +32,8 @@ from datetime import datetime, timedelta, timezone
 from . import grading, kube, lessons, observe
 from .errors import WorkshopError
 
-__all__ = ["use_lesson", "check", "apply_yaml", "show", "wait_for", "solution_mode"]
+__all__ = ["use_lesson", "check", "apply_yaml", "show", "wait_for", "remove_taint",
+           "solution_mode"]
 
 _state: dict = {"lesson": None, "applied_at": None}
 
@@ -312,6 +315,17 @@ class _Show:
             _display_html(f"<i>no pods in {html.escape(ns)}</i>")
             return
         _display_html(_table(["pod", "status", "instance type", "pool", "why pending"], rows))
+
+    @_friendly
+    def spread(self, app: str | None = None, namespace: str | None = None) -> None:
+        """Pods per zone, with the nodes they run on (every zone listed, empty ones too)."""
+        from .catalog import ZONES
+
+        ns = namespace or _default_namespace(None)
+        rows = [[d.name, d.pods - d.pending, d.pending or "-", len(d.nodes),
+                 ", ".join(n[:40] for n in d.nodes) or "-"]
+                for d in observe.spread(ns, f"app={app}" if app else None, domains=ZONES)]
+        _display_html(_table(["zone", "pods Ready", "not Ready", "nodes", "node names"], rows))
 
     @_friendly
     def nodepools(self) -> None:
@@ -621,6 +635,28 @@ class _WaitFor:
             _display_html("<i>stopped waiting</i>")
             if solution_mode():
                 raise
+
+
+    @_friendly
+    def node(self, pool: str, timeout_s: float = 90) -> str | None:
+        """Wait until NodePool `pool` has a node; return its name."""
+        sel = f"{observe.NODEPOOL_LABEL}={pool}"
+        found = kube.wait_until(lambda: sorted(observe.node_infos(sel)), timeout_s, 0.5,
+                                f"a node of NodePool {pool}")
+        _display_html(f"node of {html.escape(pool)}: <code>{html.escape(found[0])}</code>")
+        return found[0]
+
+
+@_friendly
+def remove_taint(node: str, key: str) -> None:
+    """Play the node agent: remove the taint `key` from node `node` (only that taint)."""
+    from . import taints
+
+    removed = taints.remove_taint(node, key)
+    _display_html(f"✓ removed taint <code>{html.escape(str(removed))}</code> from node "
+                  f"<code>{html.escape(node)}</code><br><small>in a terminal: <code>"
+                  f"{html.escape(taints.kubectl_untaint(node, key, removed.effect))}</code>"
+                  "</small>")
 
 
 show = _Show()

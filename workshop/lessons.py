@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Callable
 
 from . import grading, kube, observe, orphans, paths, platform
+from .board import room
 from .errors import WorkshopError
 
 SOLVER = "workshop-solutions"  # field manager for reference solutions
@@ -166,6 +167,7 @@ def grade(target: str | int, on_progress: Callable | None = None,
     if "." not in str(target) and not report.broken:
         lesson = grading.get_lesson(report.lesson)
         report = grading.carry_undone(report, lesson, _load_progress())
+    room.report_in_background(report)  # the instructor's board, if joined (never blocks)
     return report
 
 
@@ -253,6 +255,14 @@ def apply_solution(exercise_id: str, field_manager: str = SOLVER) -> list[kube.A
     return kube.apply(objs, field_manager=field_manager, default_namespace=namespace(lesson_n))
 
 
+def solution_step(exercise_id: str) -> None:
+    """Do what the learner does besides applying YAML (e.g. play a node agent), as the
+    lesson module's SOLUTION_STEPS declares it."""
+    step = getattr(module(int(exercise_id.split(".")[0])), "SOLUTION_STEPS", {}).get(exercise_id)
+    if step is not None:
+        step()
+
+
 def solve(n: int, exercise: str | None = None,
           on_applied: Callable[[str, list], None] | None = None,
           on_graded: Callable[[grading.Report], None] | None = None) -> list[grading.Report]:
@@ -269,6 +279,7 @@ def solve(n: int, exercise: str | None = None,
         applied = apply_solution(ex.id)
         if on_applied:
             on_applied(ex.id, applied)
+        solution_step(ex.id)
         report = grading.run(ex, Context(n))
         _record(report)
         if on_graded:

@@ -95,6 +95,32 @@ def placement(namespace: str, selector: str | None = None) -> list[tuple[dict, N
             for p in pods(namespace, selector)]
 
 
+@dataclass
+class Domain:
+    """One topology domain (a zone) and what runs there."""
+    name: str
+    pods: int
+    pending: int
+    nodes: list[str]
+
+
+def spread(namespace: str, selector: str | None, key: str = "topology.kubernetes.io/zone",
+           domains: tuple[str, ...] = ()) -> list[Domain]:
+    """Pods per zone (or any node label `key`), with the nodes they run on; `domains`
+    are listed even when empty. Unscheduled pods count in a "(not scheduled)" row."""
+    rows: dict[str, Domain] = {d: Domain(d, 0, 0, []) for d in domains}
+    for pod, info in placement(namespace, selector):
+        if (pod.get("metadata") or {}).get("deletionTimestamp"):
+            continue
+        name = info.labels.get(key, "(no label)") if info else "(not scheduled)"
+        row = rows.setdefault(name, Domain(name, 0, 0, []))
+        row.pods += 1
+        row.pending += not is_ready(pod)
+        if info and info.name not in row.nodes:
+            row.nodes.append(info.name)
+    return sorted(rows.values(), key=lambda d: (d.name.startswith("("), d.name))
+
+
 def pending_reason(pod: dict) -> str | None:
     meta = pod["metadata"]
     return kube.scheduling_event(meta["name"], meta["namespace"])
