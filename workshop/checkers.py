@@ -16,7 +16,7 @@ from collections import Counter
 from fractions import Fraction
 from typing import Any, Callable, Collection, Iterable, Mapping
 
-from . import catalog, eks_labels, karpenter, kube, lessons, observe, paths, platform
+from . import catalog, eks_labels, karpenter, kube, lessons, observe, orphans, paths, platform
 from .grading import (Check, ClusterUnavailable, Outcome, failed, missing, passed, waiting)
 
 DEPLOYMENT_API = "apps/v1"
@@ -949,6 +949,7 @@ def no_empty_nodes(check_id: str, pool: str, title: str | None = None, **options
     where = f"nodes of NodePool {pool}"
 
     def fn(ctx) -> Outcome:
+        orphans.sweep()  # a node whose NodeClaim is gone would stay empty forever
         nodes = observe.nodes(f"{observe.NODEPOOL_LABEL}={pool}")
         busy = {p["spec"].get("nodeName") for p in kube.list_("v1", "Pod")
                 if not p["metadata"].get("deletionTimestamp")

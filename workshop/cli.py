@@ -48,6 +48,8 @@ def _up(args) -> int:
           f"Karpenter {r.karpenter}).")
     if changed:
         print("  applied: " + ", ".join(changed))
+    if r.orphans_removed:
+        print("  removed nodes whose NodeClaim was gone: " + ", ".join(r.orphans_removed))
     print(f"  NodePools: {lifecycle.nodepool_note()}")
     print(f"  ports: {lifecycle.port_note()}")
     print("  use it from a terminal:")

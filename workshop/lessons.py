@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Callable
 
-from . import grading, kube, observe, paths, platform
+from . import grading, kube, observe, orphans, paths, platform
 from .board import room
 from .errors import WorkshopError
 
@@ -227,6 +227,9 @@ def reset(n: int, timeout_s: float = 60) -> list[str]:
         left_pods = observe.pods(ns)
         left_claims = [c for p in pools for c in observe.nodeclaims(p)]
         if not left_pods and not left_claims:
+            # A node that was still launching when its claim went has no owner left: no
+            # claim of these pools can come back, so no grace is needed (orphans.py).
+            done += [f"orphan node {n}" for n in orphans.sweep(grace_s=0)]
             return done
         time.sleep(0.2)
     raise WorkshopError(f"reset of lesson {n} did not finish within {timeout_s:.0f}s",

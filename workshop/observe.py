@@ -57,8 +57,9 @@ class NodeInfo:
     @classmethod
     def of(cls, node: dict) -> "NodeInfo":
         labels = (node.get("metadata") or {}).get("labels") or {}
-        # Allocatable, not capacity: the kwok provider sets capacity to the NodeClaim's
-        # requests, while allocatable is the instance type's (what learners compare).
+        # Allocatable: what pods can use (the instance minus kube-reserved), what learners
+        # compare with requests. Capacity is the instance's full size (the kit's kwok Stage,
+        # cluster/kwok-stages.yaml), which is what NodePool limits and usage count.
         alloc = (node.get("status") or {}).get("allocatable") or {}
         try:
             price = float(labels.get(PRICE_LABEL, ""))
