@@ -19,9 +19,8 @@ def test_start_state_does_not_pass(cluster):
     assert "lesson-06" in results["6.1.deployment"].hint
 
 
-# The kwok provider records a node's capacity as its pods' requests; the kit's fix (branch
-# cluster-fidelity, "Pool usage counted by instance size") makes it the instance's, as on EKS.
-@pytest.mark.xfail(reason="until the kit counts pool usage by instance size", strict=False)
+# The kwok provider records a node's capacity as its pods' requests; the kit's kwok Stage
+# (cluster/kwok-stages.yaml) makes it the instance's, as on EKS.
 def test_gpu_pool_usage_counts_the_instance_not_the_pods(cluster):
     """As on EKS: one trainer pod (2 GPUs) on a g5.12xlarge uses 4 GPUs of the pool's limit."""
     lessons.reset(6)
