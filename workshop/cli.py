@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
 def _load_extra_verbs() -> None:
     # Imported for their side effect of registering verbs; kept apart so the cluster
     # verbs work even if a lesson module is broken.
-    for mod in ("workshop.cli_lessons", "workshop.bench"):
+    for mod in ("workshop.cli_lessons", "workshop.cli_views", "workshop.bench"):
         try:
             __import__(mod)
         except ModuleNotFoundError as exc:

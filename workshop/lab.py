@@ -8,6 +8,8 @@
     show.offerings(pool=..., cpu="5", memory="5Gi")   # the catalog: why this instance type
     show.status()                 # the local processes (control plane, kwok, Karpenter)
     wait_for.pods(5, app="inflate"); wait_for.no_nodes(pool="team-payments")
+    viewer()                      # live nodes, pools, prices and pending pods (watches)
+    explain("inflate")            # why this node (or why Pending), pool by pool
 
 Solution mode (WORKSHOP_SOLUTIONS=1, used by CI through nbval): an `%%apply N.M` cell
 applies exercise N.M's reference solution instead of its body, and check() raises unless
@@ -28,9 +30,12 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from . import grading, kube, lessons, observe
+from . import explain as _explain
+from . import viewer as _viewer
 from .errors import WorkshopError
 
-__all__ = ["use_lesson", "check", "apply_yaml", "show", "wait_for", "solution_mode"]
+__all__ = ["use_lesson", "check", "apply_yaml", "show", "wait_for", "solution_mode", "viewer",
+           "explain"]
 
 _state: dict = {"lesson": None, "applied_at": None}
 
@@ -598,6 +603,20 @@ class _WaitFor:
 
 show = _Show()
 wait_for = _WaitFor()
+
+
+@_friendly
+def viewer(pool: str | None = None, namespace: str | None = None) -> None:
+    """The live node viewer (Kubernetes watches; running the cell again replaces it)."""
+    _viewer.viewer(pool, namespace)
+
+
+@_friendly
+def explain(pod: str, namespace: str | None = None):
+    """Why this pod runs where it does (or is still Pending): NodePool by NodePool, then
+    the instance types that fit. `pod` may be a Deployment's name (its first pod)."""
+    kube.require_cluster()
+    return _explain.explain_pod(pod, namespace or _default_namespace(None))
 
 
 def _register_magic() -> None:
