@@ -227,7 +227,7 @@ def to_html(f: Frame, max_pending: int = 20) -> str:
     for n in f.nodes:
         state = "" if n.ready and not n.deleting else (" (deleting)" if n.deleting else " (NotReady)")
         gpu = _hbar(n.used.gpus, n.allocatable.gpus) if n.allocatable.gpus else "-"
-        rows.append(f"<tr class='wv-node' data-node='{e(n.name)}'>"
+        rows.append(f"<tr class='wv-node' data-node='{e(n.name)}' data-pool='{e(n.pool)}'>"
                     + _cell(e(n.name[:40]) + e(state)) + _cell(e(n.pool or "-"))
                     + _cell(e(n.instance_type)) + _cell(e(n.zone)) + _cell(e(n.capacity_type))
                     + _cell(e(_money(n.price)))
