@@ -31,6 +31,13 @@ from . import catalog, kube, pending, usage
 from .errors import WorkshopError
 
 NODEPOOL = "karpenter.sh/nodepool"
+# Labels Karpenter lets a pod require though no NodePool defines them (v1.WellKnownLabels in
+# pkg/apis/v1/labels.go, checked with AllowUndefinedWellKnownLabels); the catalog's keys
+# are checked against the offerings instead.
+WELL_KNOWN = frozenset({"topology.kubernetes.io/region",
+                        "topology.kubernetes.io/zone", "node.kubernetes.io/instance-type",
+                        "kubernetes.io/arch", "kubernetes.io/os", "karpenter.sh/capacity-type",
+                        "node.kubernetes.io/windows-build"})
 PRICE_NOTE = ("Price decides here: the kwok provider launches the cheapest offering. On EKS, "
               "spot uses the price-capacity-optimized strategy, so AWS may pick a slightly "
               "pricier spot pool with more capacity.")
@@ -178,7 +185,7 @@ def judge(pool: dict, pod_spec: dict, req: usage.Requests, cat: catalog.Catalog,
     pod_reqs = pod_requirements(pod_spec)
     defined = _pool_values(pool)
     for r in pod_reqs:
-        if r["key"] not in cat.label_keys:
+        if r["key"] not in cat.label_keys and r["key"] not in WELL_KNOWN:
             problem = _custom_conflict(r, defined)
             if problem:
                 v.why = problem
@@ -320,12 +327,9 @@ def _pending_story(pod: dict, verdicts: list[PoolVerdict], lines: list) -> None:
     elif not verdicts:
         lines.append((0, "Pending: there is no NodePool at all, so Karpenter cannot launch a node."))
     else:
-        reasons = {v.why.split(":")[0] if v.why.startswith("limit") else v.why for v in verdicts}
-        if len(verdicts) == 1 or len(reasons) == 1:
-            lines.append((0, f"Pending: no NodePool can serve it: {verdicts[0].why}."))
-        else:
-            lines.append((0, f"Pending: none of the {len(verdicts)} NodePools can serve it "
-                             "(each one's reason below)."))
+        why = "; ".join(f"{v.name}: {v.why}" for v in verdicts[:3])
+        more = f"; and {len(verdicts) - 3} more NodePools" if len(verdicts) > 3 else ""
+        lines.append((0, f"Pending: no NodePool can serve it ({why}{more})."))
     if said.event:
         lines.append((1, said.event))
 

@@ -132,8 +132,10 @@ def frame(s: Snapshot, pool: str | None = None, namespace: str | None = None) ->
             pl = pools.setdefault(line.pool, PoolLine(line.pool, 0))
             pl.nodes += 1
             pl.price += line.price or 0.0
-    shown_pools = sorted((p for p in pools.values() if not pool or p.name == pool),
-                         key=lambda p: (-p.weight, p.name))
+    # Karpenter's order (see explain.ordered): weight, then the later name first.
+    by_name = sorted((p for p in pools.values() if not pool or p.name == pool),
+                     key=lambda p: p.name, reverse=True)
+    shown_pools = sorted(by_name, key=lambda p: -p.weight)
     waiting = []
     for (ns, name), p in sorted(s.pods.items()):
         if p.node or p.phase != "Pending" or p.deleting or (namespace and ns != namespace):
