@@ -334,13 +334,6 @@ def _pending_story(pod: dict, verdicts: list[PoolVerdict], lines: list) -> None:
         lines.append((1, said.event))
 
 
-def _nominated(pod: dict) -> str:
-    meta = pod["metadata"]
-    for ev in reversed(kube.events_for("Pod", meta["name"], meta["namespace"], reason="Nominated")):
-        return ev.get("message") or ""
-    return ""
-
-
 def _placed_story(pod: dict, node: dict, verdicts: list[PoolVerdict], cat: catalog.Catalog,
                   lines: list) -> None:
     labels = node["metadata"].get("labels") or {}
@@ -350,7 +343,7 @@ def _placed_story(pod: dict, node: dict, verdicts: list[PoolVerdict], cat: catal
                      f"{labels.get(catalog.CAPACITY_TYPE, '?')} in {labels.get(catalog.ZONE, '?')}"
                      + (f" at ${float(price):.4f}/h" if price else "")
                      + (f", NodePool {pool}" if pool else ", not a Karpenter node")))
-    nominated = _nominated(pod)
+    nominated = pending.nomination(pod)
     node_t, pod_t = _time(node), _time(pod)
     if nominated:  # "nodeclaim/X" for a new launch; "..., node/Y" for a node that exists
         existing = "node/" in nominated

@@ -66,6 +66,16 @@ def of(pod: dict, events: Iterable[dict] | None = None) -> Pending:
     return from_events(_events(pod) if events is None else events)
 
 
+def nomination(pod: dict) -> str:
+    """Karpenter's FIRST `Nominated` message for a pod, or "": "Pod should schedule on:
+    nodeclaim/X" when it launched a node for the pod, "..., node/Y" when the pod was meant
+    for a node that already existed. (Later nominations of a still-pending pod may name the
+    node its own NodeClaim has by then.)"""
+    mine = [e for e in _events(pod) if e.get("reason") == "Nominated"
+            and kube.event_source(e) == "karpenter"]
+    return (mine[0].get("message") or "") if mine else ""
+
+
 def why_pending(pod: dict) -> tuple[str, str | None]:
     """(verdict, quoted event): the shape the graders have always used."""
     p = of(pod)
