@@ -261,6 +261,7 @@ class Live:
         self.on_render = on_render
         self.interval = 1.0 / renders_per_s
         self.watch = ClusterWatch()
+        self.last_error: Exception | None = None
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="workshop-viewer")
 
@@ -288,8 +289,10 @@ class Live:
             self.watch.changed.clear()
             try:
                 self.on_render(frame(self.watch.snapshot(), self.pool, self.namespace))
-            except Exception as exc:  # a display gone away must not kill the loop silently
-                print(f"viewer: {type(exc).__name__}: {exc}", file=sys.stderr)
+            except Exception as exc:
+                # A display gone away (a closed notebook) must not kill the loop, nor
+                # print into whichever cell runs next; the error is kept for a look.
+                self.last_error = exc
             self._closed.wait(self.interval)
 
 
