@@ -199,16 +199,22 @@ def text(f: Frame, max_pending: int = 10) -> str:
 # ---------------------------------------------------------------- HTML (the notebook)
 
 
+# Styles once per frame, classes per cell: 200 rows stay small over the widget's comm.
+_STYLE = ("<style>.workshop-viewer td{text-align:left;padding:1px 6px}"
+          ".workshop-viewer th{text-align:left;padding:1px 6px}"
+          ".wv-bar{display:inline-block;width:70px;height:9px;background:rgba(128,128,128,.25);"
+          "vertical-align:middle}.wv-bar b{display:block;height:100%;background:#5b9bd5}"
+          ".wv-bar b.hot{background:#d9534f}</style>")
+
+
 def _hbar(used: int, total: int) -> str:
     pct = _pct(used, total)
-    colour = "#d9534f" if pct > 90 else "#5b9bd5"
-    return ("<span style='display:inline-block;width:70px;height:9px;background:rgba(128,128,128,.25);"
-            f"vertical-align:middle'><span style='display:block;height:100%;width:{min(pct, 100):.0f}%;"
-            f"background:{colour}'></span></span> {pct:3.0f}%")
+    hot = " class='hot'" if pct > 90 else ""
+    return f"<span class='wv-bar'><b{hot} style='width:{min(pct, 100):.0f}%'></b></span> {pct:3.0f}%"
 
 
 def _cell(v: str) -> str:
-    return f"<td style='text-align:left;padding:1px 6px'>{v}</td>"
+    return f"<td>{v}</td>"
 
 
 def to_html(f: Frame, max_pending: int = 20) -> str:
@@ -246,7 +252,7 @@ def to_html(f: Frame, max_pending: int = 20) -> str:
                         for ns, name, why in f.pending[:max_pending])
         more = f"<li>… and {len(f.pending) - max_pending} more</li>" if len(f.pending) > max_pending else ""
         pend = f"<b>{len(f.pending)} pending</b><ul class='wv-pending'>{items}{more}</ul>"
-    return f"<div class='workshop-viewer'>{head}{pools_html}{nodes_html}{pend}</div>"
+    return f"<div class='workshop-viewer'>{_STYLE}{head}{pools_html}{nodes_html}{pend}</div>"
 
 
 # ---------------------------------------------------------------- the live loop

@@ -52,6 +52,7 @@ def lab(cluster, tmp_path):
         lessons.reset(n)
     root = tmp_path / "notebooks"
     shutil.copytree(paths.NOTEBOOKS_DIR, root)
+    jupyter._write_overrides()  # no news popup over the notebook, as with `make lab`
     port = jupyter.pick_port(8960)
     token = os.urandom(12).hex()
     argv = [a if not a.startswith("--ServerApp.root_dir=") else f"--ServerApp.root_dir={root}"
