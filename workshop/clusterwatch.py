@@ -15,7 +15,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 from kubernetes import watch
 from kubernetes.client import CustomObjectsApi
@@ -123,11 +123,31 @@ class ClusterWatch:
             self._threads.append(t)
         return self
 
-    def close(self) -> None:
+    def close(self, join_s: float = 2.0) -> None:
         self._stop.set()
         for w in list(self._watches):
             w.stop()
+            # Interrupt a read blocked on a quiet watch (urllib3 >= 2.3), so the thread
+            # ends now rather than at WATCH_TIMEOUT_S, and never at interpreter exit
+            # (a thread inside an SSL read then aborts the process).
+            resp = getattr(w, "_resp", None)
+            if resp is not None and hasattr(resp, "shutdown"):
+                try:
+                    resp.shutdown()
+                except Exception:
+                    pass
         self.changed.set()  # wake a renderer waiting on us
+        me = threading.current_thread()
+        deadline = time.monotonic() + join_s
+        for t in self._threads:
+            if t is not me:
+                t.join(max(0.0, deadline - time.monotonic()))
+
+    def list_once(self) -> "ClusterWatch":
+        """Fill the snapshot with one list of each kind, no threads (`workshop nodes --once`)."""
+        for kind in _kinds():
+            self._list(kind)
+        return self
 
     @property
     def closed(self) -> bool:
@@ -241,15 +261,3 @@ class ClusterWatch:
                 store.pop(key, None)
         else:
             store.pop(meta.get("name"), None)
-
-
-def wait_synced(cw: ClusterWatch, timeout_s: float = 10) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and not cw.closed:
-        if cw.synced.wait(0.1):
-            return True
-    return cw.synced.is_set()
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)

@@ -352,7 +352,9 @@ def _placed_story(pod: dict, node: dict, verdicts: list[PoolVerdict], cat: catal
     if existing:
         lines.append((1, "It went onto a node that already existed (or was already being "
                          "launched): Karpenter fills room on existing nodes before launching new ones."))
-    others = [p for p in kube.list_("v1", "Pod", field_selector=f"spec.nodeName={node['metadata']['name']}")
+    on_node = kube.call(kube.core().list_pod_for_all_namespaces,
+                        field_selector=f"spec.nodeName={node['metadata']['name']}")
+    others = [p for p in (kube.api_client().sanitize_for_serialization(x) for x in on_node.items)
               if p["metadata"]["uid"] != pod["metadata"]["uid"]
               and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
     if others:

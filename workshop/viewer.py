@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import catalog, pending, usage
-from .clusterwatch import ClusterWatch, NodeRow, Snapshot, wait_synced
+from .clusterwatch import ClusterWatch, NodeRow, Snapshot
 
 RENDERS_PER_S = 4
 NODEPOOL = "karpenter.sh/nodepool"
@@ -379,15 +379,9 @@ def viewer(pool: str | None = None, namespace: str | None = None) -> None:
     display(v.widget)
 
 
-def snapshot_frame(pool: str | None = None, namespace: str | None = None,
-                   timeout_s: float = 10) -> Frame:
-    """One frame: list everything once, then stop watching."""
-    cw = ClusterWatch().start()
-    try:
-        wait_synced(cw, timeout_s)
-        return frame(cw.snapshot(), pool, namespace)
-    finally:
-        cw.close()
+def snapshot_frame(pool: str | None = None, namespace: str | None = None) -> Frame:
+    """One frame from one list of each kind (no watches)."""
+    return frame(ClusterWatch().list_once().snapshot(), pool, namespace)
 
 
 def run_terminal(pool: str | None = None, namespace: str | None = None,
