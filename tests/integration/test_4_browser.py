@@ -57,7 +57,13 @@ def lab(cluster, tmp_path):
     token = os.urandom(12).hex()
     argv = [a if not a.startswith("--ServerApp.root_dir=") else f"--ServerApp.root_dir={root}"
             for a in jupyter.command(port, token)]
+    # Lab 4 skips rendering cells scrolled out of view; the test watches the viewer cell
+    # near the top while later cells run, so render every cell.
+    settings = tmp_path / "settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)
+    (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
     env = dict(jupyter.env(), WORKSHOP_SOLUTIONS="1",
+               JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "settings"),
                JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"))
     log = (tmp_path / "lab.log").open("w")
     proc = subprocess.Popen(argv, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT,
@@ -76,6 +82,13 @@ def lab(cluster, tmp_path):
         proc.kill()
 
 
+def _outputs(page) -> str:
+    """What the cells printed, for a failure message."""
+    texts = page.eval_on_selector_all(".jp-OutputArea-output",
+                                      "els => els.map(e => e.innerText.slice(0, 300))")
+    return "\n---\n".join(t for t in texts if t.strip())[-3000:]
+
+
 def _prompts(page) -> list[str]:
     return page.eval_on_selector_all(".jp-CodeCell .jp-InputPrompt",
                                      "els => els.map(e => e.textContent.trim())")
@@ -90,15 +103,33 @@ def test_lesson_01_runs_in_chromium_with_a_live_viewer(lab):
             page = browser.new_page(viewport={"width": 1500, "height": 1000})
             page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}")
             page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
-            page.click(".lm-MenuBar-item:has-text('Run')")
-            page.click(".lm-Menu-item:has-text('Run All Cells')")
+            # The kernel first: before it is Idle, Run All Cells may do nothing.
+            page.get_by_text("| Idle").first.wait_for(timeout=90_000)
+            for _ in range(3):
+                page.click(".lm-MenuBar-item:has-text('Run')")
+                page.click(".lm-Menu-item:has-text('Run All Cells')")
+                try:
+                    page.wait_for_function(
+                        "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]"
+                        ".some(e => e.textContent.trim() !== '[ ]:')", timeout=10_000)
+                    break
+                except Exception:
+                    continue
 
             # The viewer shows Karpenter's new node while the lesson runs.
             row = f".workshop-viewer tr.wv-node[data-pool='{GENERAL}']"
-            page.wait_for_selector(row, timeout=120_000)
+            try:
+                page.wait_for_selector(row, state="attached", timeout=120_000)
+            except Exception:
+                pytest.fail(f"the viewer showed no {GENERAL} node; prompts {_prompts(page)}; "
+                            f"outputs:\n{_outputs(page)}")
             shot = os.environ.get("VIEWER_SCREENSHOT")
-            if shot:
-                page.locator(".workshop-viewer").first.screenshot(path=str(REPO / shot))
+            if shot:  # once the pods run on the node, so the bars show something
+                page.wait_for_selector(".workshop-viewer .wv-pending", state="detached",
+                                       timeout=30_000)
+                viewer = page.locator(".widget-vbox", has=page.locator(".workshop-viewer")).first
+                viewer.scroll_into_view_if_needed()
+                viewer.screenshot(path=str(REPO / shot))
 
             deadline = time.monotonic() + RUN_TIMEOUT_S
             while True:
