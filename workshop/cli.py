@@ -100,9 +100,9 @@ def _clean_cache(args) -> int:
 
 @verb("catalog")
 def _catalog(args) -> int:
-    from . import catalog
+    from . import catalog_table
 
-    return catalog.main(["--check"] if args.check else [])
+    return catalog_table.main(["--check"] if args.check else [])
 
 
 # ---------------------------------------------------------------- entry point
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
 def _load_extra_verbs() -> None:
     # Imported for their side effect of registering verbs; kept apart so the cluster
     # verbs work even if a lesson module is broken.
-    for mod in ("workshop.cli_lessons", "workshop.cli_views", "workshop.bench"):
+    for mod in ("workshop.cli_lessons", "workshop.cli_views", "workshop.bench", "workshop.cli_board"):
         try:
             __import__(mod)
         except ModuleNotFoundError as exc:

@@ -5,9 +5,9 @@ no cell shows an error, check() renders its report with every check passed, and 
 viewer (a widget fed by watches) shows the new node and then shows it gone after the
 scale to zero.
 
-Needs Debian's `chromium` (/usr/bin/chromium; `apt-get install chromium`) and the
-`playwright` package (in the kit's test extras); without them the test skips and says so.
-Playwright drives the system Chromium: no browser download. VIEWER_SCREENSHOT=docs/x.png
+Needs Debian's `chromium` (`apt-get install chromium`, or WORKSHOP_CHROMIUM=/path) and the
+`playwright` package (in the kit's test extras); without them the test skips and says why
+(workshop/board/browser.py finds the browser). No browser is ever downloaded. VIEWER_SCREENSHOT=docs/x.png
 saves a picture of the viewer while it shows nodes.
 """
 
@@ -23,31 +23,23 @@ from pathlib import Path
 import pytest
 
 from workshop import grading, jupyter, lessons, paths
+from workshop.board import browser
 
 pytestmark = pytest.mark.cluster
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = "01-first-provisioning.ipynb"
-CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 RUN_TIMEOUT_S = 240
 GENERAL = "system-service-general-purpose"
-
-
-def _browser_or_skip():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("the browser test needs playwright: `make install` (it is in the test extras)")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("the browser test needs Chromium: `sudo apt-get install chromium` "
-                    "(Debian/Ubuntu), or set CHROMIUM=/path/to/chromium")
-    return sync_playwright
 
 
 @pytest.fixture
 def lab(cluster, tmp_path):
     """Lab in solution mode on a copy of the notebooks (Lab autosaves outputs, and
     committed notebooks carry none)."""
+    why = browser.unavailable()
+    if why:
+        pytest.skip(f"the JupyterLab browser test: {why}")
     for n in grading.lesson_numbers():
         lessons.reset(n)
     root = tmp_path / "notebooks"
@@ -95,62 +87,56 @@ def _prompts(page) -> list[str]:
 
 
 def test_lesson_01_runs_in_chromium_with_a_live_viewer(lab):
-    sync_playwright = _browser_or_skip()
     base, token = lab
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1000})
-            page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}")
-            page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
-            # The kernel first: before it is Idle, Run All Cells may do nothing.
-            page.get_by_text("| Idle").first.wait_for(timeout=90_000)
-            for _ in range(3):
-                page.click(".lm-MenuBar-item:has-text('Run')")
-                page.click(".lm-Menu-item:has-text('Run All Cells')")
-                try:
-                    page.wait_for_function(
-                        "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]"
-                        ".some(e => e.textContent.trim() !== '[ ]:')", timeout=10_000)
-                    break
-                except Exception:
-                    continue
-
-            # The viewer shows Karpenter's new node while the lesson runs.
-            row = f".workshop-viewer tr.wv-node[data-pool='{GENERAL}']"
+    with browser.page(1500, 1000) as page:
+        page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}")
+        page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
+        # The kernel first: before it is Idle, Run All Cells may do nothing.
+        page.get_by_text("| Idle").first.wait_for(timeout=90_000)
+        for _ in range(3):
+            page.click(".lm-MenuBar-item:has-text('Run')")
+            page.click(".lm-Menu-item:has-text('Run All Cells')")
             try:
-                page.wait_for_selector(row, state="attached", timeout=120_000)
+                page.wait_for_function(
+                    "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]"
+                    ".some(e => e.textContent.trim() !== '[ ]:')", timeout=10_000)
+                break
             except Exception:
-                pytest.fail(f"the viewer showed no {GENERAL} node; prompts {_prompts(page)}; "
-                            f"outputs:\n{_outputs(page)}")
-            shot = os.environ.get("VIEWER_SCREENSHOT")
-            if shot:  # once the pods run on the node, so the bars show something
-                page.wait_for_selector(".workshop-viewer .wv-pending", state="detached",
-                                       timeout=30_000)
-                viewer = page.locator(".widget-vbox", has=page.locator(".workshop-viewer")).first
-                viewer.scroll_into_view_if_needed()
-                viewer.screenshot(path=str(REPO / shot))
+                continue
 
-            deadline = time.monotonic() + RUN_TIMEOUT_S
-            while True:
-                prompts = _prompts(page)
-                if prompts and all(p not in ("[*]:", "[ ]:", "") for p in prompts):
-                    break
-                errors = page.locator("[data-mime-type='application/vnd.jupyter.error']").count()
-                assert not errors, page.locator(
-                    "[data-mime-type='application/vnd.jupyter.error']").first.inner_text()[:2000]
-                assert time.monotonic() < deadline, f"cells still running: {prompts}"
-                time.sleep(1)
+        # The viewer shows Karpenter's new node while the lesson runs.
+        row = f".workshop-viewer tr.wv-node[data-pool='{GENERAL}']"
+        try:
+            page.wait_for_selector(row, state="attached", timeout=120_000)
+        except Exception:
+            pytest.fail(f"the viewer showed no {GENERAL} node; prompts {_prompts(page)}; "
+                        f"outputs:\n{_outputs(page)}")
+        shot = os.environ.get("VIEWER_SCREENSHOT")
+        if shot:  # once the pods run on the node, so the bars show something
+            page.wait_for_selector(".workshop-viewer .wv-pending", state="detached",
+                                   timeout=30_000)
+            viewer = page.locator(".widget-vbox", has=page.locator(".workshop-viewer")).first
+            viewer.scroll_into_view_if_needed()
+            viewer.screenshot(path=str(REPO / shot))
 
-            errors = page.locator("[data-mime-type='application/vnd.jupyter.error']")
-            assert errors.count() == 0, errors.first.inner_text()[:2000]
-            # The kit's own error box (a learner-facing message instead of a traceback).
-            assert page.locator(".jp-OutputArea-output div[style*='solid #d33']").count() == 0
-            statuses = page.eval_on_selector_all(
-                ".workshop-report span[title]", "els => els.map(e => e.title)")
-            assert statuses and set(statuses) == {"pass"}, statuses
-            # Scaled to zero and consolidated: the viewer shows the node gone by itself.
-            page.wait_for_selector(row, state="detached", timeout=30_000)
-            assert page.locator(".workshop-viewer").count() >= 1
-        finally:
-            browser.close()
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        while True:
+            prompts = _prompts(page)
+            if prompts and all(p not in ("[*]:", "[ ]:", "") for p in prompts):
+                break
+            errors = page.locator("[data-mime-type='application/vnd.jupyter.error']").count()
+            assert not errors, page.locator(
+                "[data-mime-type='application/vnd.jupyter.error']").first.inner_text()[:2000]
+            assert time.monotonic() < deadline, f"cells still running: {prompts}"
+            time.sleep(1)
+
+        errors = page.locator("[data-mime-type='application/vnd.jupyter.error']")
+        assert errors.count() == 0, errors.first.inner_text()[:2000]
+        # The kit's own error box (a learner-facing message instead of a traceback).
+        assert page.locator(".jp-OutputArea-output div[style*='solid #d33']").count() == 0
+        statuses = page.eval_on_selector_all(
+            ".workshop-report span[title]", "els => els.map(e => e.title)")
+        assert statuses and set(statuses) == {"pass"}, statuses
+        # Scaled to zero and consolidated: the viewer shows the node gone by itself.
+        page.wait_for_selector(row, state="detached", timeout=30_000)
+        assert page.locator(".workshop-viewer").count() >= 1
