@@ -15,7 +15,8 @@ from collections import Counter
 from fractions import Fraction
 from typing import Any, Callable, Collection, Iterable, Mapping
 
-from . import catalog, eks_labels, karpenter, kube, lessons, observe, paths, pending, platform
+from . import (catalog, eks_labels, karpenter, kube, lessons, observe, paths, pending, platform,
+               usage)
 from .grading import (Check, ClusterUnavailable, Outcome, failed, missing, passed, waiting)
 
 DEPLOYMENT_API = "apps/v1"
@@ -529,13 +530,8 @@ def deployment_replicas(check_id: str, name: str, count: int, title: str | None 
                   _with_deployment(name, fn), options)
 
 
-def effective_requests(container: Mapping) -> dict[str, str]:
-    """The requests the scheduler and Karpenter see for a container, as Kubernetes defaults
-    them: a resource with a limit but no request gets the limit as its request (pods'
-    defaulting; a Deployment's template keeps what was written). Every check that reads
-    requests reads these."""
-    resources = container.get("resources") or {}
-    return {**(resources.get("limits") or {}), **(resources.get("requests") or {})}
+# What the scheduler and Karpenter see (requests default to limits): workshop/usage.py.
+effective_requests = usage.effective_requests
 
 
 def container_requests(check_id: str, name: str, cpu: str, memory: str,

@@ -52,10 +52,17 @@ def of_resources(res: dict) -> Requests:
                     int(quantity(res.get(GPU_RESOURCE, 0))))
 
 
+def effective_requests(container: dict) -> dict[str, str]:
+    """The requests the scheduler and Karpenter see for a container, as Kubernetes defaults
+    them: a resource with a limit but no request gets the limit as its request (pods'
+    defaulting; a Deployment's template keeps what was written). Every check that reads
+    requests reads these."""
+    resources = container.get("resources") or {}
+    return {**(resources.get("limits") or {}), **(resources.get("requests") or {})}
+
+
 def _container(c: dict) -> Requests:
-    res = c.get("resources") or {}
-    merged = {**(res.get("limits") or {}), **(res.get("requests") or {})}
-    return of_resources(merged)
+    return of_resources(effective_requests(c))
 
 
 def _max(a: Requests, b: Requests) -> Requests:
