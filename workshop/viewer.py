@@ -179,7 +179,7 @@ def text(f: Frame, max_pending: int = 10) -> str:
     for n in f.nodes:
         gpu = f"  GPU {_bar(n.used.gpus, n.allocatable.gpus, 4)}" if n.allocatable.gpus else ""
         state = "" if n.ready and not n.deleting else (" deleting" if n.deleting else " NotReady")
-        out.append(f"{n.name[:28]:28} {n.pool[:30]:30} {n.instance_type:12} {n.zone:11} "
+        out.append(f"{_short(n.name, n.pool):28} {n.pool[:30]:30} {n.instance_type:12} {n.zone:11} "
                    f"{n.capacity_type:9} {_money(n.price):>13}  "
                    f"CPU {_bar(n.used.cpu_millis, n.allocatable.cpu_millis)}  "
                    f"mem {_bar(n.used.memory_bytes, n.allocatable.memory_bytes)}{gpu}  "
@@ -201,7 +201,7 @@ def text(f: Frame, max_pending: int = 10) -> str:
 
 # Styles once per frame, classes per cell: 200 rows stay small over the widget's comm.
 _STYLE = ("<style>.workshop-viewer td{text-align:left;padding:1px 6px;white-space:nowrap}"
-          ".workshop-viewer th{text-align:left;padding:1px 6px}"
+          ".workshop-viewer th{text-align:left;padding:1px 6px;white-space:nowrap}"
           ".wv-bar{display:inline-block;width:70px;height:9px;background:rgba(128,128,128,.25);"
           "vertical-align:middle}.wv-bar b{display:block;height:100%;background:#5b9bd5}"
           ".wv-bar b.hot{background:#d9534f}</style>")
@@ -211,6 +211,15 @@ def _hbar(used: int, total: int) -> str:
     pct = _pct(used, total)
     hot = " class='hot'" if pct > 90 else ""
     return f"<span class='wv-bar'><b{hot} style='width:{min(pct, 100):.0f}%'></b></span> {pct:3.0f}%"
+
+
+def _short(name: str, pool: str, width: int = 28) -> str:
+    """Karpenter's kwok nodes are named kwok-<NodeClaim>-<random>-<number> (80 characters);
+    the pool is in its own column, so show what follows it (the NodeClaim's suffix first)."""
+    prefix = f"kwok-{pool}-"
+    if pool and name.startswith(prefix):
+        name = "…" + name[len(prefix):]
+    return name if len(name) <= width else name[: width - 1] + "…"
 
 
 def _cell(v: str) -> str:
@@ -236,7 +245,8 @@ def to_html(f: Frame, max_pending: int = 20) -> str:
         state = "" if n.ready and not n.deleting else (" (deleting)" if n.deleting else " (NotReady)")
         gpu = _hbar(n.used.gpus, n.allocatable.gpus) if n.allocatable.gpus else "-"
         rows.append(f"<tr class='wv-node' data-node='{e(n.name)}' data-pool='{e(n.pool)}'>"
-                    + _cell(e(n.name[:40]) + e(state)) + _cell(e(n.pool or "-"))
+                    + f"<td title='{e(n.name)}'>{e(_short(n.name, n.pool))}{e(state)}</td>"
+                    + _cell(e(n.pool or "-"))
                     + _cell(e(n.instance_type)) + _cell(e(n.zone)) + _cell(e(n.capacity_type))
                     + _cell(e(_money(n.price)))
                     + _cell(_hbar(n.used.cpu_millis, n.allocatable.cpu_millis))
