@@ -202,7 +202,7 @@ def text(f: Frame, max_pending: int = 10) -> str:
 # Styles once per frame, classes per cell: 200 rows stay small over the widget's comm.
 _STYLE = ("<style>.workshop-viewer td{text-align:left;padding:1px 6px;white-space:nowrap}"
           ".workshop-viewer th{text-align:left;padding:1px 6px;white-space:nowrap}"
-          ".wv-bar{display:inline-block;width:70px;height:9px;background:rgba(128,128,128,.25);"
+          ".wv-bar{display:inline-block;width:48px;height:9px;background:rgba(128,128,128,.25);"
           "vertical-align:middle}.wv-bar b{display:block;height:100%;background:#5b9bd5}"
           ".wv-bar b.hot{background:#d9534f}</style>")
 

@@ -88,7 +88,7 @@ def _prompts(page) -> list[str]:
 
 def test_lesson_01_runs_in_chromium_with_a_live_viewer(lab):
     base, token = lab
-    with browser.page(1500, 1000) as page:
+    with browser.page(1700, 1000) as page:
         page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}")
         page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
         # The kernel first: before it is Idle, Run All Cells may do nothing.
