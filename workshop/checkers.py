@@ -15,8 +15,8 @@ from collections import Counter
 from fractions import Fraction
 from typing import Any, Callable, Collection, Iterable, Mapping
 
-from . import (catalog, eks_labels, karpenter, kube, lessons, observe, paths, pending, platform,
-               usage)
+from . import (catalog, eks_labels, karpenter, kube, lessons, observe, orphans, paths, pending,
+               platform, usage)
 from .grading import (Check, ClusterUnavailable, Outcome, failed, missing, passed, waiting)
 
 DEPLOYMENT_API = "apps/v1"
@@ -374,7 +374,8 @@ def nodepool_admits_exactly(check_id: str, name: str, expected_requirements: lis
 
 
 def nodepool_template_labels(check_id: str, name: str, labels: Mapping[str, str],
-                             title: str | None = None, **options) -> Check:
+                             title: str | None = None, absent_hint: str | None = None,
+                             **options) -> Check:
     where = f"NodePool {name} .spec.template.metadata.labels"
     expected = ", ".join(f"{k}: {v}" for k, v in labels.items())
 
@@ -395,8 +396,8 @@ def nodepool_template_labels(check_id: str, name: str, labels: Mapping[str, str]
                               f"label key `{other}` is not the one asked for: check the key's "
                               "spelling", where)
             return failed(expected, found,
-                          f"no label `{key}`: labels under template.metadata become node "
-                          "labels, which pods select", where)
+                          absent_hint or f"no label `{key}`: labels under template.metadata "
+                          "become node labels, which pods select", where)
         return passed(expected, found, where)
 
     return _check(check_id, title or f"NodePool {name} labels its nodes",
@@ -413,6 +414,9 @@ def _quantity_hint(resource: str, text: str, want: Fraction) -> str:
                 "such as Mi or Gi")
     if value * 1024**3 == want * 1000**3 or value * 1024**2 == want * 1000**2:
         return "decimal units (M, G) are powers of 1000; binary units (Mi, Gi) powers of 1024"
+    if resource == "cpu" and value == want * 1000:
+        return (f"`{text}` is {text} CPUs, not millicores: a plain number counts whole CPUs "
+                f"(`{text}m` would be millicores)")
     return f"the {resource} limit differs from the one asked for: check the number and unit"
 
 
@@ -534,12 +538,13 @@ def deployment_replicas(check_id: str, name: str, count: int, title: str | None 
 effective_requests = usage.effective_requests
 
 
-def container_requests(check_id: str, name: str, cpu: str, memory: str,
+def container_requests(check_id: str, name: str, cpu: str, memory: str | None,
                        title: str | None = None, **options) -> Check:
     """Every container requests exactly `cpu` and `memory` (compared by value), as the
-    scheduler sees it: requests left out default to the limits."""
-    want = {"cpu": cpu, "memory": memory}
-    expected = f"cpu {cpu}, memory {memory} per pod"
+    scheduler sees it: requests left out default to the limits. memory None: the exercise
+    asks only for CPU, any memory request passes."""
+    want = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v is not None}
+    expected = f"cpu {cpu}" + (f", memory {memory}" if memory else "") + " per pod"
 
     def fn(ctx, dep: dict) -> Outcome:
         where = (f"Deployment {ctx.namespace}/{name} "
@@ -568,7 +573,8 @@ def container_requests(check_id: str, name: str, cpu: str, memory: str,
                           "request written, so Kubernetes sets it equal to the limit)", where)
         return passed(expected, expected, where)
 
-    return _check(check_id, title or f"Deployment {name}'s pods request {cpu} CPU and {memory}",
+    return _check(check_id, title or f"Deployment {name}'s pods request {cpu} CPU"
+                  + (f" and {memory}" if memory else ""),
                   _with_deployment(name, fn), options)
 
 
@@ -866,6 +872,7 @@ def no_empty_nodes(check_id: str, pool: str, title: str | None = None, **options
     where = f"nodes of NodePool {pool}"
 
     def fn(ctx) -> Outcome:
+        orphans.sweep()  # a node whose NodeClaim is gone would stay empty forever
         nodes = observe.nodes(f"{observe.NODEPOOL_LABEL}={pool}")
         busy = {p["spec"].get("nodeName") for p in kube.list_("v1", "Pod")
                 if not p["metadata"].get("deletionTimestamp")

@@ -27,7 +27,7 @@ import html
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from . import catalog, kube, pending, usage
+from . import catalog, kube, pending, taints, usage
 from .errors import WorkshopError
 
 NODEPOOL = "karpenter.sh/nodepool"
@@ -61,22 +61,8 @@ def pod_requirements(spec: dict) -> list[dict]:
 
 
 def tolerates(tolerations: list[dict], taint: dict) -> bool:
-    for t in tolerations or []:
-        if t.get("effect") and t["effect"] != taint.get("effect"):
-            continue
-        if not t.get("key"):
-            if t.get("operator") == "Exists":
-                return True
-            continue
-        if t["key"] != taint.get("key"):
-            continue
-        if t.get("operator") == "Exists" or (t.get("value") or "") == (taint.get("value") or ""):
-            return True
-    return False
-
-
-def _taint_text(t: dict) -> str:
-    return f"{t['key']}{'=' + t['value'] if t.get('value') else ''}:{t.get('effect', '')}"
+    t = taints.Taint.of(taint)
+    return any(taints.tolerates(tol, t) for tol in tolerations or [])
 
 
 def _req_text(r: dict) -> str:
@@ -180,7 +166,7 @@ def judge(pool: dict, pod_spec: dict, req: usage.Requests, cat: catalog.Catalog,
     for taint in tmpl_spec.get("taints") or []:
         if taint.get("effect") in ("NoSchedule", "NoExecute") and \
                 not tolerates(pod_spec.get("tolerations") or [], taint):
-            v.why = f"the pod does not tolerate its taint {_taint_text(taint)}"
+            v.why = f"the pod does not tolerate its taint {taints.Taint.of(taint)}"
             return v
     pod_reqs = pod_requirements(pod_spec)
     defined = _pool_values(pool)

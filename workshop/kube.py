@@ -357,6 +357,23 @@ def apply(objs: list[dict], field_manager: str, default_namespace: str | None = 
     return results
 
 
+def json_patch(api_version: str, kind: str, name: str, ops: list[dict],
+               namespace: str | None = None) -> bool:
+    """Apply an RFC 6902 JSON patch. False when one of its `test` operations failed (the
+    object changed since it was read: read it again); other rejections raise."""
+    res = resource(api_version, kind)
+    try:
+        res.patch(body=ops, name=name, namespace=namespace,
+                  content_type="application/json-patch+json")
+        return True
+    except ApiException as exc:
+        if exc.status in (409, 422) and "test" in (exc.body or "").lower():
+            return False
+        raise api_error(exc) from None
+    except _DOWN as exc:
+        raise ClusterNotRunning(str(exc).splitlines()[0][:200]) from None
+
+
 # ---------------------------------------------------------------- waiting
 
 

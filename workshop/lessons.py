@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Callable
 
-from . import grading, kube, observe, paths, platform
+from . import grading, kube, observe, orphans, paths, platform
 from .board import room
 from .errors import WorkshopError
 
@@ -227,6 +227,9 @@ def reset(n: int, timeout_s: float = 60) -> list[str]:
         left_pods = observe.pods(ns)
         left_claims = [c for p in pools for c in observe.nodeclaims(p)]
         if not left_pods and not left_claims:
+            # A node that was still launching when its claim went has no owner left: no
+            # claim of these pools can come back, so no grace is needed (orphans.py).
+            done += [f"orphan node {n}" for n in orphans.sweep(grace_s=0)]
             return done
         time.sleep(0.2)
     raise WorkshopError(f"reset of lesson {n} did not finish within {timeout_s:.0f}s",
@@ -252,6 +255,14 @@ def apply_solution(exercise_id: str, field_manager: str = SOLVER) -> list[kube.A
     return kube.apply(objs, field_manager=field_manager, default_namespace=namespace(lesson_n))
 
 
+def solution_step(exercise_id: str) -> None:
+    """Do what the learner does besides applying YAML (e.g. play a node agent), as the
+    lesson module's SOLUTION_STEPS declares it."""
+    step = getattr(module(int(exercise_id.split(".")[0])), "SOLUTION_STEPS", {}).get(exercise_id)
+    if step is not None:
+        step()
+
+
 def solve(n: int, exercise: str | None = None,
           on_applied: Callable[[str, list], None] | None = None,
           on_graded: Callable[[grading.Report], None] | None = None) -> list[grading.Report]:
@@ -268,6 +279,7 @@ def solve(n: int, exercise: str | None = None,
         applied = apply_solution(ex.id)
         if on_applied:
             on_applied(ex.id, applied)
+        solution_step(ex.id)
         report = grading.run(ex, Context(n))
         _record(report)
         if on_graded:

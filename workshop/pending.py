@@ -46,6 +46,19 @@ def _events(pod: dict) -> list[dict]:
     return kube.events_for("Pod", meta["name"], meta["namespace"])
 
 
+def failed_scheduling(pod: dict) -> list[dict]:
+    """A pod's FailedScheduling events, newest last. Through the dynamic client, as every
+    other read of a solved lesson: the first use of kube.core() costs seconds (it loads the
+    whole CoreV1Api module), too slow for a check."""
+    meta = pod["metadata"]
+    selector = (f"involvedObject.kind=Pod,involvedObject.name={meta['name']},"
+                "reason=FailedScheduling")
+    res = kube.call(kube.resource("v1", "Event").get, namespace=meta["namespace"],
+                    field_selector=selector)
+    return sorted((e.to_dict() for e in (res.items if res is not None else [])),
+                  key=kube.event_time)
+
+
 def from_events(events: Iterable[dict]) -> Pending:
     """The verdict from one pod's events (any order; newest wins)."""
     events = sorted((e for e in events if e.get("reason") in REASONS), key=kube.event_time)
