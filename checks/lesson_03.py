@@ -28,9 +28,7 @@ SOLUTION_STEPS = {"3.3": lambda: taints.play_agent(AGENT_POOL, STARTUP[0])}
 
 LESSON = grading.Lesson(3, "Taints, tolerations, startup taints", [
     grading.Exercise("3.1", "NodePool batch keeps other pods off", [
-        c.nodepool_exists("3.1.nodepool", BATCH),
-        c.nodepool_uses_nodeclass("3.1.nodeclass", BATCH, **AFTER_BATCH),
-        c.nodepool_ready("3.1.ready", BATCH, **AFTER_BATCH),
+        *c.learner_nodepool("3.1", BATCH),
         t.nodepool_taint("3.1.taint", BATCH, *TAINT, **AFTER_BATCH),
         c.nodepool_template_labels("3.1.labels", BATCH, {"workload": "batch"}, **AFTER_BATCH),
         c.nodepool_admits_exactly("3.1.offerings", BATCH, ASKED,
@@ -39,9 +37,7 @@ LESSON = grading.Lesson(3, "Taints, tolerations, startup taints", [
         c.nodepool_limits("3.1.limits", BATCH, {"cpu": "32"}, **AFTER_BATCH),
     ]),
     grading.Exercise("3.2", "batch-worker tolerates and selects the batch pool", [
-        c.deployment_in_namespace("3.2.deployment", WORKER),
-        c.deployment_replicas("3.2.replicas", WORKER, 3, **AFTER_WORKER),
-        c.container_requests("3.2.requests", WORKER, cpu="1", memory="2Gi", **AFTER_WORKER),
+        *c.learner_deployment("3.2", WORKER, 3, cpu="1", memory="2Gi"),
         t.pods_tolerate("3.2.toleration", WORKER, *TAINT, **AFTER_WORKER),
         c.pod_template_requires_label(
             "3.2.selector", WORKER, "workload", ["batch"], **AFTER_WORKER,
@@ -53,15 +49,11 @@ LESSON = grading.Lesson(3, "Taints, tolerations, startup taints", [
             "attract; select `workload: batch` too"),
     ]),
     grading.Exercise("3.3", "agent-app waits for the node agent", [
-        c.nodepool_exists("3.3.nodepool", AGENT_POOL),
-        c.nodepool_uses_nodeclass("3.3.nodeclass", AGENT_POOL, **AFTER_AGENT_POOL),
+        *c.learner_nodepool("3.3", AGENT_POOL, ready=False),
         t.nodepool_startup_taint("3.3.startup-taint", AGENT_POOL, *STARTUP, **AFTER_AGENT_POOL),
         c.nodepool_template_labels("3.3.labels", AGENT_POOL, {"agent": "required"},
                                    **AFTER_AGENT_POOL),
-        c.deployment_in_namespace("3.3.deployment", AGENT_APP),
-        c.deployment_replicas("3.3.replicas", AGENT_APP, 2, **AFTER_AGENT_APP),
-        c.container_requests("3.3.requests", AGENT_APP, cpu="500m", memory=None,
-                             **AFTER_AGENT_APP),
+        *c.learner_deployment("3.3", AGENT_APP, 2, cpu="500m"),
         c.pod_template_requires_label(
             "3.3.selector", AGENT_APP, "agent", ["required"], **AFTER_AGENT_APP,
             unconstrained_hint="nothing selects `agent: required`, so the pods go to the "

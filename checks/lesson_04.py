@@ -15,17 +15,13 @@ AFTER_BIG = {"depends_on": ["4.3.deployment"]}
 
 LESSON = grading.Lesson(4, "Selectors, affinity, spread", [
     grading.Exercise("4.1", "web spreads over the three zones", [
-        c.deployment_in_namespace("4.1.deployment", WEB),
-        c.deployment_replicas("4.1.replicas", WEB, 6, **AFTER_WEB),
-        c.container_requests("4.1.requests", WEB, cpu="500m", memory="512Mi", **AFTER_WEB),
+        *c.learner_deployment("4.1", WEB, 6, cpu="500m", memory="512Mi"),
         s.topology_spread("4.1.spread", WEB, catalog.ZONE, **AFTER_WEB),
         s.pods_ready_anywhere("4.1.ready", WEB, 6, depends_on=["4.1.deployment", "4.1.replicas"]),
         s.pods_spread_evenly("4.1.zones", WEB, 2, catalog.ZONES, depends_on=["4.1.ready"]),
     ]),
     grading.Exercise("4.2", "arm-api requires arm64 and prefers spot", [
-        c.deployment_in_namespace("4.2.deployment", ARM),
-        c.deployment_replicas("4.2.replicas", ARM, 2, **AFTER_ARM),
-        c.container_requests("4.2.requests", ARM, cpu="250m", memory=None, **AFTER_ARM),
+        *c.learner_deployment("4.2", ARM, 2, cpu="250m"),
         a.pod_template_requires_label_or_deprecated(
             "4.2.arch", ARM, catalog.ARCH, ["arm64"], **AFTER_ARM,
             unconstrained_hint="nothing requires arm64, so Karpenter may pick a cheaper amd64 "
@@ -41,9 +37,7 @@ LESSON = grading.Lesson(4, "Selectors, affinity, spread", [
             "(or does not ask for it)"),
     ]),
     grading.Exercise("4.3", "big-cpu runs only on instances with more than 8 vCPUs", [
-        c.deployment_in_namespace("4.3.deployment", BIG),
-        c.deployment_replicas("4.3.replicas", BIG, 1, **AFTER_BIG),
-        c.container_requests("4.3.requests", BIG, cpu="1", memory=None, **AFTER_BIG),
+        *c.learner_deployment("4.3", BIG, 1, cpu="1"),
         a.pod_template_requires_more_than("4.3.instance-cpu", BIG, catalog.AWS_CPU, 8,
                                           **AFTER_BIG),
         a.pods_ready_on_nodes_over("4.3.ready", BIG, 1, catalog.AWS_CPU, 8,

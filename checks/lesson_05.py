@@ -22,16 +22,12 @@ AFTER_OVERFLOW = {"depends_on": ["5.2.nodepool"]}
 
 LESSON = grading.Lesson(5, "Limits, weights, several NodePools", [
     grading.Exercise("5.1", "team-a stops at its limits", [
-        c.nodepool_exists("5.1.nodepool", POOL),
-        c.nodepool_uses_nodeclass("5.1.nodeclass", POOL, **AFTER_POOL),
-        c.nodepool_ready("5.1.ready", POOL, **AFTER_POOL),
+        *c.learner_nodepool("5.1", POOL),
         c.nodepool_admits_exactly("5.1.offerings", POOL, ASKED,
                                   title="admits exactly amd64 on-demand c and m", **AFTER_POOL),
         c.nodepool_template_labels("5.1.labels", POOL, LABEL, **AFTER_POOL),
         c.nodepool_limits("5.1.limits", POOL, {"cpu": "8", "memory": "32Gi"}, **AFTER_POOL),
-        c.deployment_in_namespace("5.1.deployment", APP),
-        c.deployment_replicas("5.1.replicas", APP, 10, **AFTER_APP),
-        c.container_requests("5.1.requests", APP, cpu="1", memory="1Gi", **AFTER_APP),
+        *c.learner_deployment("5.1", APP, 10, cpu="1", memory="1Gi"),
         c.pod_template_requires_label(
             "5.1.selector", APP, "team", ["a"], **AFTER_APP,
             unconstrained_hint="no selector: the pods go to the default pool, which outranks "
@@ -40,9 +36,7 @@ LESSON = grading.Lesson(5, "Limits, weights, several NodePools", [
                                 depends_on=["5.1.nodepool", "5.1.deployment", "5.1.replicas"]),
     ]),
     grading.Exercise("5.2", "team-a-overflow takes what team-a cannot", [
-        c.nodepool_exists("5.2.nodepool", OVERFLOW),
-        c.nodepool_uses_nodeclass("5.2.nodeclass", OVERFLOW, **AFTER_OVERFLOW),
-        c.nodepool_ready("5.2.ready", OVERFLOW, **AFTER_OVERFLOW),
+        *c.learner_nodepool("5.2", OVERFLOW),
         lim.nodepool_admits_values("5.2.offerings", OVERFLOW,
                                    {CAPACITY: ["spot"], CATEGORY: ["c", "m"]}, **AFTER_OVERFLOW),
         c.nodepool_template_labels(

@@ -20,8 +20,7 @@ def _pod_checks(n: str, app: str, replicas: int, gpus: int) -> list[grading.Chec
     and tolerates the GPU taint."""
     after = {"depends_on": [f"{n}.deployment"]}
     return [
-        c.deployment_in_namespace(f"{n}.deployment", app),
-        c.deployment_replicas(f"{n}.replicas", app, replicas, **after),
+        *c.learner_deployment(n, app, replicas),
         gpu.container_gpu_limit(f"{n}.gpu", app, gpus, **after),
         taints.pods_tolerate(f"{n}.toleration", app, **TAINT, **after),
     ]
@@ -43,9 +42,7 @@ LESSON = grading.Lesson(6, "GPU scheduling", [
                            depends_on=["6.2.deployment", "6.2.replicas"]),
     ]),
     grading.Exercise("6.3", "team-ml-gpu stops at its GPU limit", [
-        c.nodepool_exists("6.3.nodepool", TEAM_POOL),
-        c.nodepool_uses_nodeclass("6.3.nodeclass", TEAM_POOL, **AFTER_TEAM_POOL),
-        c.nodepool_ready("6.3.ready", TEAM_POOL, **AFTER_TEAM_POOL),
+        *c.learner_nodepool("6.3", TEAM_POOL),
         taints.nodepool_taint("6.3.taint", TEAM_POOL, **TAINT, **AFTER_TEAM_POOL),
         c.nodepool_template_labels("6.3.labels", TEAM_POOL, {"team": "ml"}, **AFTER_TEAM_POOL),
         lim.nodepool_admits_values("6.3.offerings", TEAM_POOL,

@@ -51,8 +51,7 @@ def _workload_checks(n: str, app: str, req: Request, replicas: int, misplaced: s
     after = {"depends_on": [f"{n}.deployment"]}
     taints = list(req.taints) + ([GPU_TAINT] if req.gpus else [])
     return [
-        c.deployment_in_namespace(f"{n}.deployment", app),
-        c.deployment_replicas(f"{n}.replicas", app, replicas, **after),
+        *c.learner_deployment(n, app, replicas),
         *extra,
         p.pod_template_tolerates(f"{n}.tolerations", app, taints, **after),
         c.pod_template_requires_label(
@@ -66,10 +65,7 @@ def _workload_checks(n: str, app: str, req: Request, replicas: int, misplaced: s
 
 LESSON = grading.Lesson(8, "Capstone: default or custom?", [
     grading.Exercise("8.1", "storefront: the defaults serve it", [
-        c.deployment_in_namespace("8.1.deployment", "storefront"),
-        c.deployment_replicas("8.1.replicas", "storefront", 3, depends_on=["8.1.deployment"]),
-        c.container_requests("8.1.requests", "storefront", cpu="1", memory="2Gi",
-                             depends_on=["8.1.deployment"]),
+        *c.learner_deployment("8.1", "storefront", 3, cpu="1", memory="2Gi"),
         p.nodepool_absent(
             "8.1.no-custom-pool", "team-storefront", depends_on=["8.1.deployment"],
             hint="the defaults serve this: 1 CPU and 2Gi pods need nothing special, and a "

@@ -255,6 +255,19 @@ def nodepool_ready(check_id: str, name: str, title: str | None = None, **options
                   wait_s=NODEPOOL_READY_WAIT_S)
 
 
+def learner_nodepool(exercise: str, name: str, ready: bool = True) -> list[Check]:
+    """The checks every exercise about a learner's own NodePool starts with: it exists
+    (`<exercise>.nodepool`), uses the platform's node class (`.nodeclass`) and, unless
+    ready=False, is Ready (`.ready`). The checks after them should depend on
+    `<exercise>.nodepool`."""
+    after = {"depends_on": [f"{exercise}.nodepool"]}
+    checks = [nodepool_exists(f"{exercise}.nodepool", name),
+              nodepool_uses_nodeclass(f"{exercise}.nodeclass", name, **after)]
+    if ready:
+        checks.append(nodepool_ready(f"{exercise}.ready", name, **after))
+    return checks
+
+
 def _known_values(offerings: Iterable[catalog.Offering], key: str) -> list[str]:
     return sorted({o.labels[key] for o in offerings if key in o.labels})
 
@@ -576,6 +589,21 @@ def container_requests(check_id: str, name: str, cpu: str, memory: str | None,
     return _check(check_id, title or f"Deployment {name}'s pods request {cpu} CPU"
                   + (f" and {memory}" if memory else ""),
                   _with_deployment(name, fn), options)
+
+
+def learner_deployment(exercise: str, name: str, replicas: int, cpu: str | None = None,
+                       memory: str | None = None) -> list[Check]:
+    """The checks every exercise about a learner's Deployment starts with: it is in the
+    lesson's namespace (`<exercise>.deployment`), keeps `replicas` pods (`.replicas`) and,
+    when `cpu` is given, requests that much (and `memory`, when given) per pod (`.requests`).
+    The checks after them should depend on `<exercise>.deployment`."""
+    after = {"depends_on": [f"{exercise}.deployment"]}
+    checks = [deployment_in_namespace(f"{exercise}.deployment", name),
+              deployment_replicas(f"{exercise}.replicas", name, replicas, **after)]
+    if cpu is not None:
+        checks.append(container_requests(f"{exercise}.requests", name, cpu=cpu, memory=memory,
+                                         **after))
+    return checks
 
 
 # ------------------------------------------------------------------ node selection

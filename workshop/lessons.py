@@ -198,6 +198,28 @@ def _without_waiting(unit):
 # ---------------------------------------------------------------- reset
 
 
+def remove_nodepools(pools: list[str], timeout_s: float = 60) -> list[str]:
+    """Delete these NodePools and wait until their NodeClaims are gone (so no node of theirs
+    takes new pods); return what was removed. Raises WorkshopError after `timeout_s`."""
+    done = []
+    for pool in pools:
+        if kube.delete("karpenter.sh/v1", "NodePool", pool):
+            done.append(f"NodePool {pool}")
+        # Karpenter would get to these through the garbage collector's cascade; deleting
+        # them directly saves the collector's delay (seconds) before the nodes drain.
+        for claim in observe.nodeclaims(pool):
+            kube.delete("karpenter.sh/v1", "NodeClaim", claim["metadata"]["name"])
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not any(observe.nodeclaims(p) for p in pools):
+            # A node that was still launching when its claim went has no owner left: no
+            # claim of these pools can come back, so no grace is needed (orphans.py).
+            return done + [f"orphan node {n}" for n in orphans.sweep(grace_s=0)]
+        time.sleep(0.2)
+    raise WorkshopError(f"the nodes of {', '.join(pools)} were not gone within {timeout_s:.0f}s",
+                        fix="run it again; `make status` checks Karpenter is running")
+
+
 def reset(n: int, timeout_s: float = 60) -> list[str]:
     """Empty lesson n's namespace, delete its NodePools; wait until their pods and nodes
     are gone. Never touches files or the platform defaults.
@@ -215,21 +237,10 @@ def reset(n: int, timeout_s: float = 60) -> list[str]:
     if kube.get("v1", "Namespace", ns) is not None:
         kube.empty_namespace(ns)
         done.append(f"everything in namespace {ns}")
-    for pool in pools:
-        if kube.delete("karpenter.sh/v1", "NodePool", pool):
-            done.append(f"NodePool {pool}")
-        # Karpenter would get to these through the garbage collector's cascade; deleting
-        # them directly saves the collector's delay (seconds) before the nodes drain.
-        for claim in observe.nodeclaims(pool):
-            kube.delete("karpenter.sh/v1", "NodeClaim", claim["metadata"]["name"])
     deadline = time.monotonic() + timeout_s
+    done += remove_nodepools(pools, timeout_s)
     while time.monotonic() < deadline:
-        left_pods = observe.pods(ns)
-        left_claims = [c for p in pools for c in observe.nodeclaims(p)]
-        if not left_pods and not left_claims:
-            # A node that was still launching when its claim went has no owner left: no
-            # claim of these pools can come back, so no grace is needed (orphans.py).
-            done += [f"orphan node {n}" for n in orphans.sweep(grace_s=0)]
+        if not observe.pods(ns):
             return done
         time.sleep(0.2)
     raise WorkshopError(f"reset of lesson {n} did not finish within {timeout_s:.0f}s",

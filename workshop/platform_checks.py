@@ -15,6 +15,8 @@ from . import platform_request as pr
 from .checkers import (_check, _pod_spec, _spec_diff, _template_spec, _with_deployment,
                        _with_nodepool, _containers, _nodepool)
 from .grading import Check, Outcome, failed, passed
+from .taint_checks import near_miss
+from .taints import Taint, describe_toleration, tolerates
 
 
 def nodepool_absent(check_id: str, name: str, hint: str, title: str | None = None,
@@ -228,42 +230,24 @@ def container_limit(check_id: str, name: str, resource: str, value: str,
                   _with_deployment(name, fn), options)
 
 
-def _tolerates(tol: Mapping, taint: Mapping) -> bool:
-    """Kubernetes' ToleratesTaint: empty key with Exists matches all; empty effect matches
-    every effect; Exists ignores the value, Equal (the default) compares it."""
-    if tol.get("effect") and tol.get("effect") != taint.get("effect"):
-        return False
-    op = tol.get("operator") or "Equal"
-    if not tol.get("key"):
-        return op == "Exists"
-    if tol.get("key") != taint.get("key"):
-        return False
-    return op == "Exists" or (op == "Equal" and (tol.get("value") or "") == (taint.get("value") or ""))
-
-
 def pod_template_tolerates(check_id: str, name: str, taints: list[str],
                            title: str | None = None, **options) -> Check:
-    """The Deployment's pods tolerate each taint (`key=value:Effect`)."""
-    want = [pr.parse_taint(t)[0] for t in taints]
+    """The Deployment's pods tolerate each taint (`key=value:Effect`), by Kubernetes' rules
+    as lesson 03 reads them (workshop/taints.py)."""
+    want = [Taint.of(pr.parse_taint(t)[0]) for t in taints]
     expected = "tolerates " + ", ".join(taints)
 
     def fn(ctx, dep: dict) -> Outcome:
         where = f"Deployment {ctx.namespace}/{name} .spec.template.spec.tolerations"
         tols = _pod_spec(dep).get("tolerations") or []
-        found = ", ".join(f"{t.get('key', '*')} {t.get('operator') or 'Equal'} "
-                          f"{t.get('value', '')} {t.get('effect', '')}".strip()
-                          for t in tols) or "no tolerations"
+        found = "; ".join(map(describe_toleration, tols)) or "no tolerations"
         for taint in want:
-            if any(_tolerates(t, taint) for t in tols):
+            if any(tolerates(t, taint) for t in tols):
                 continue
-            text = _taint_text(taint)
-            same_key = [t for t in tols if t.get("key") == taint["key"]]
-            if same_key:
-                return failed(expected, found,
-                              f"the toleration for `{taint['key']}` does not match `{text}`: "
-                              "check its value, operator and effect", where)
+            if any(t.get("key") == taint.key for t in tols):
+                return failed(expected, found, near_miss(tols, taint), where)
             return failed(expected, found,
-                          f"nothing tolerates `{text}`: the pool's nodes repel these pods "
+                          f"nothing tolerates `{taint}`: the pool's nodes repel these pods "
                           "(Karpenter: did not tolerate taint)", where)
         return passed(expected, found, where)
 

@@ -132,7 +132,7 @@ def _tolerations(dep: dict) -> list[dict]:
     return list(c._pod_spec(dep).get("tolerations") or [])
 
 
-def _near_miss(tolerations: list[dict], want: Taint) -> str:
+def near_miss(tolerations: list[dict], want: Taint) -> str:
     """Why the toleration closest to `want` does not tolerate it."""
     for t in tolerations:
         if (t.get("key") or "") not in ("", want.key):
@@ -169,7 +169,7 @@ def pods_tolerate(check_id: str, name: str, key: str, value: str, effect: str = 
                           f"no tolerations: the pods cannot run on nodes tainted `{want}`, so "
                           "Karpenter will not launch such a node for them", where)
         if not matching:
-            return failed(want, found, _near_miss(tols, want), where)
+            return failed(want, found, near_miss(tols, want), where)
         if not any(t.get("key") for t in matching):
             return passed(want, f"{found} (accepted, but a toleration without a key "
                           "tolerates every taint, GPU nodes' too: name the key)", where)

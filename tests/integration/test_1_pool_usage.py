@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from workshop import catalog, kube, observe, orphans, platform
+from workshop import catalog, kube, lessons, observe, orphans, platform
 from workshop.catalog import parse_quantity
 from workshop.workloads import GPU_TOLERATION, deployment
 
@@ -52,8 +52,9 @@ def pools(cluster):
         return obj["metadata"]["name"]
 
     yield make
-    for name in created:
-        kube.delete(POOL_API, "NodePool", name)
+    # Wait for the pools' nodes to go: a test pool has no taint, so a node of it left with
+    # spare room would take the next test's unselective pods.
+    lessons.remove_nodepools(created)
 
 
 def instance_totals(nodes: list[dict]) -> dict[str, float]:
