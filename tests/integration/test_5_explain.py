@@ -65,6 +65,10 @@ def test_prediction_matches_karpenters_choice(ns, exercise, before, dep):
     if before:
         kube.apply(before, field_manager="tests")
     name = f"alone-{exercise.replace('.', '-')}"
+    # Nodes left by earlier tests (empty until consolidated) would take the pod: cordoned,
+    # they cannot, so Karpenter launches a node for this pod alone.
+    for node in observe.nodes():
+        kube.core().patch_node(node["metadata"]["name"], {"spec": {"unschedulable": True}})
     kube.apply([_alone(dep, ns, name)], field_manager="tests")
     (pod,) = observe.wait_pods_ready(ns, f"app={name}", 1, 60)
     node = kube.get("v1", "Node", pod["spec"]["nodeName"])
