@@ -155,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
 def _load_extra_verbs() -> None:
     # Imported for their side effect of registering verbs; kept apart so the cluster
     # verbs work even if a lesson module is broken.
-    for mod in ("workshop.cli_lessons", "workshop.cli_platform", "workshop.bench",
-                "workshop.cli_board"):
+    for mod in ("workshop.cli_lessons", "workshop.cli_platform", "workshop.cli_views",
+                "workshop.bench", "workshop.cli_board"):
         try:
             __import__(mod)
         except ModuleNotFoundError as exc:

@@ -10,6 +10,8 @@
     show.status()                 # the local processes (control plane, kwok, Karpenter)
     show.spread(app="web")        # pods per zone, with their nodes
     wait_for.pods(5, app="inflate"); wait_for.no_nodes(pool="team-payments")
+    viewer()                      # live nodes, pools, prices and pending pods (watches)
+    explain("inflate")            # why this node (or why Pending), pool by pool
     node = wait_for.node(pool="agent-ready"); remove_taint(node, "example.com/agent-not-ready")
 
 Solution mode (WORKSHOP_SOLUTIONS=1, used by CI through nbval): an `%%apply N.M` cell
@@ -32,10 +34,12 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 from . import grading, kube, lessons, observe
+from . import explain as _explain
+from . import viewer as _viewer
 from .errors import WorkshopError
 
 __all__ = ["use_lesson", "check", "apply_yaml", "show", "wait_for", "remove_taint",
-           "solution_mode"]
+           "solution_mode", "viewer", "explain"]
 
 _state: dict = {"lesson": None, "applied_at": None}
 
@@ -705,6 +709,20 @@ def remove_taint(node: str, key: str) -> None:
 
 show = _Show()
 wait_for = _WaitFor()
+
+
+@_friendly
+def viewer(pool: str | None = None, namespace: str | None = None) -> None:
+    """The live node viewer (Kubernetes watches; running the cell again replaces it)."""
+    _viewer.viewer(pool, namespace)
+
+
+@_friendly
+def explain(pod: str, namespace: str | None = None):
+    """Why this pod runs where it does (or is still Pending): NodePool by NodePool, then
+    the instance types that fit. `pod` may be a Deployment's name (its first pod)."""
+    kube.require_cluster()
+    return _explain.explain_pod(pod, namespace or _default_namespace(None))
 
 
 def _register_magic() -> None:

@@ -20,9 +20,9 @@ from datetime import datetime, timezone
 from fractions import Fraction
 from typing import Mapping
 
-from . import catalog, kube, observe, taints
+from . import catalog, kube, observe, pending, taints
 from .checkers import (KARPENTER_VERDICT_HOLD_S, _check, _describe_nodes, _Holding,
-                       _known_node_labels, _plural, _quote, _selector, _template_spec,
+                       _known_node_labels, _plural, _selector, _template_spec,
                        _with_deployment, _with_nodepool, pending_hint, why_pending)
 from .grading import Check, Outcome, Status, failed, passed, waiting
 
@@ -74,19 +74,11 @@ def _without_other_limits(message: str, pool: str) -> str:
 
 
 def _limit_event(pod: dict, pool: str) -> str | None:
-    meta = pod["metadata"]
-    # Through the dynamic client, as every other read of a solved lesson: the first use of
-    # kube.core() costs seconds (it loads the whole CoreV1Api module), too slow for a check.
-    selector = (f"involvedObject.kind=Pod,involvedObject.name={meta['name']},"
-                "reason=FailedScheduling")
-    res = kube.call(kube.resource("v1", "Event").get, namespace=meta["namespace"],
-                    field_selector=selector)
-    events = sorted((e.to_dict() for e in (res.items if res is not None else [])),
-                    key=kube._event_time)
+    events = pending.failed_scheduling(pod)  # workshop/pending.py reads pods' events
     for ev in reversed(events):
         clause = _limit_clause(ev.get("message") or "", pool)
         if kube.event_source(ev) == "karpenter" and clause:
-            return _quote("karpenter", clause)
+            return pending.quote("karpenter", clause)
     return None
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import kube
+from . import kube, pending
 
 NODEPOOL_LABEL = "karpenter.sh/nodepool"
 CAPACITY_LABEL = "karpenter.sh/capacity-type"
@@ -166,8 +166,8 @@ def spread(namespace: str, selector: str | None, key: str = "topology.kubernetes
 
 
 def pending_reason(pod: dict) -> str | None:
-    meta = pod["metadata"]
-    return kube.scheduling_event(meta["name"], meta["namespace"])
+    """Karpenter's (or else the scheduler's) quoted event: workshop.pending decides."""
+    return pending.of(pod).event
 
 
 def wait_pods_ready(namespace: str, selector: str | None, count: int, timeout_s: float,
