@@ -687,10 +687,16 @@ class _WaitFor:
 
     @_friendly
     def node(self, pool: str, timeout_s: float = 90) -> str | None:
-        """Wait until NodePool `pool` has a node; return its name."""
-        sel = f"{observe.NODEPOOL_LABEL}={pool}"
-        found = kube.wait_until(lambda: sorted(observe.node_infos(sel)), timeout_s, 0.5,
-                                f"a node of NodePool {pool}")
+        """Wait until NodePool `pool` has a node Karpenter has registered; return its name.
+
+        Registered, not merely created: Karpenter puts a pool's startup taints on a node when
+        it registers it (until then the node carries only karpenter.sh/unregistered), so an
+        agent acting earlier would find nothing to remove."""
+        from . import taints
+
+        found = kube.wait_until(
+            lambda: sorted(n["metadata"]["name"] for n in taints.pool_nodes(pool)[0]),
+            timeout_s, 0.5, f"a registered node of NodePool {pool}")
         _display_html(f"node of {html.escape(pool)}: <code>{html.escape(found[0])}</code>")
         return found[0]
 
