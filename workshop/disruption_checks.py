@@ -228,6 +228,16 @@ def pool_consolidated_to_cheapest(check_id: str, pool: str, app: str,
         claims = observe.nodeclaims(pool)
         infos = observe.node_infos(f"{observe.NODEPOOL_LABEL}={pool}")
         types = sorted(i.instance_type for i in infos.values())
+        mine = {p["metadata"]["uid"] for p in observe.pods(ctx.namespace, _selector(dep))}
+        others = [p["metadata"]["name"] for p in kube.list_("v1", "Pod")
+                  if p["spec"].get("nodeName") in infos and p["metadata"]["uid"] not in mine
+                  and not any(o.get("kind") == "DaemonSet"
+                              for o in p["metadata"].get("ownerReferences") or [])]
+        if others:
+            # Not something waiting fixes (a later exercise's precious, say): answer now.
+            return failed(expected, f"{pool} also runs {', '.join(others[:3])}",
+                          f"other pods keep nodes in {pool} too: consolidation packs "
+                          f"{app} alone only when nothing else runs there", where)
         settled = not any(disruption.deleting(c) for c in claims)
         if len(infos) == 1 and types == [best.instance_type] and settled and len(claims) == 1:
             name = next(iter(infos))
