@@ -111,7 +111,7 @@ def nodepool_budget(check_id: str, name: str, nodes: str, reason: str = "Drifted
         found = ", ".join(f'nodes: "{b.get("nodes")}"' + (f" for {b['reasons']}"
                                                          if b.get("reasons") else "")
                           for b in disruption.budgets(pool))
-        if not (pool.get("spec") or {}).get("disruption", {}).get("budgets"):
+        if not disruption.disruption_spec(pool).get("budgets"):
             found = 'none (Karpenter\'s default nodes: "10%")'
         zero = [b for b in applying if str(b.get("nodes")).rstrip("%") == "0"]
         if zero:
