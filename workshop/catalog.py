@@ -1,28 +1,22 @@
-"""The workshop's instance catalog: one readable table, one generated JSON, one Python model.
+"""The workshop's instance catalog as graders and notebooks see it: the runtime model.
 
 Karpenter's kwok provider reads its instance types from a JSON file
-(``INSTANCE_TYPES_FILE_PATH``). Hand-editing ~300 offerings is error-prone, so the source
-of truth is the table ``cluster/catalog/instance-types.tsv``. This module
+(``INSTANCE_TYPES_FILE_PATH``), generated from the table ``cluster/catalog/instance-types.tsv``
+by ``workshop/catalog_table.py``. This module
 
-* renders the table into the JSON Karpenter reads (``python -m workshop.catalog``) and
-  checks the committed JSON is fresh (``--check``, also a unit test);
-* validates the JSON before Karpenter starts, because Karpenter only *logs* a broken file
+* validates that JSON before Karpenter starts, because Karpenter only *logs* a broken file
   and then runs with zero instance types (every pod Pending, baffling messages);
-* loads the JSON back as Python objects, with the labels a node launched from each
-  offering would carry, so graders and notebooks reason about exactly what Karpenter sees.
+* loads it back as Python objects, with the labels a node launched from each offering
+  would carry, so graders and notebooks reason about exactly what Karpenter sees;
+* answers questions about sets of offerings (what a NodePool admits, the cheapest fit).
 
 Pure stdlib on purpose: graders and notebooks import it without a cluster or client.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import math
-import os
 import re
-import sys
-import zlib
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -30,6 +24,8 @@ from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Sequence
 
 from .errors import WorkshopError
+# Re-exported: graders compare quantities through the catalog module.
+from .quantity import canonical_quantity, memory_quantity, parse_quantity  # noqa: F401
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CATALOG_TABLE = REPO_ROOT / "cluster" / "catalog" / "instance-types.tsv"
@@ -64,6 +60,13 @@ AWS_GPU_NAME = "karpenter.k8s.aws/instance-gpu-name"
 AWS_GPU_MANUFACTURER = "karpenter.k8s.aws/instance-gpu-manufacturer"
 AWS_GPU_MEMORY = "karpenter.k8s.aws/instance-gpu-memory"  # MiB per GPU
 AWS_GPU_KEYS = (AWS_GPU_COUNT, AWS_GPU_NAME, AWS_GPU_MANUFACTURER, AWS_GPU_MEMORY)
+# Accelerators that are not GPUs (AWS Inferentia/Trainium: "Neuron" devices). The AWS
+# provider labels them apart from GPUs (instancetype/types.go, computeRequirements), so a
+# requirement on instance-gpu-* never admits them.
+AWS_ACCELERATOR_NAME = "karpenter.k8s.aws/instance-accelerator-name"
+AWS_ACCELERATOR_MANUFACTURER = "karpenter.k8s.aws/instance-accelerator-manufacturer"
+AWS_ACCELERATOR_COUNT = "karpenter.k8s.aws/instance-accelerator-count"
+AWS_ACCELERATOR_KEYS = (AWS_ACCELERATOR_NAME, AWS_ACCELERATOR_MANUFACTURER, AWS_ACCELERATOR_COUNT)
 
 # Labels the kwok provider derives itself from each instance type (kwok/cloudprovider/helpers.go).
 KWOK_FAMILY = "karpenter.kwok.sh/instance-family"
@@ -75,23 +78,16 @@ KWOK_NODE = "kwok.x-k8s.io/node"
 NODE_VIEWER_PRICE = "eks-node-viewer/instance-price"
 
 GPU_RESOURCE = "nvidia.com/gpu"
+# The AWS Neuron device plugin's resources: devices, and their cores (types.go,
+# awsNeuronDevices / awsNeuronCores).
+NEURON_RESOURCE = "aws.amazon.com/neuron"
+NEURON_CORE_RESOURCE = "aws.amazon.com/neuroncore"
 # kwok reserves this much of every node for the kubelet (InstanceTypeOverhead.KubeReserved);
 # so a 2-vCPU type cannot take a pod asking for 2 CPUs.
 KUBE_RESERVED_CPU_MILLIS = 100
 KUBE_RESERVED_MEMORY_MIB = 10
 # kwok's default when the JSON gives no "pods" resource.
 DEFAULT_PODS = 110
-
-# Spot prices are modelled, not fetched: a per-family discount off on-demand (roughly the
-# long-run savings AWS's Spot Advisor shows in us-west-2; older and burstable families are
-# discounted more, the newest GPUs least) plus a per-zone skew. The skew is rotated per
-# family, so the cheapest spot zone differs between families as it does on AWS.
-SPOT_DISCOUNT = {
-    "t3": 0.70, "m5": 0.62, "m6i": 0.60, "c5": 0.64, "c6i": 0.62, "r5": 0.68,
-    "m6g": 0.58, "c6g": 0.60, "g4dn": 0.66, "g5": 0.62, "p3": 0.70, "p4d": 0.55,
-}
-DEFAULT_SPOT_DISCOUNT = 0.65
-ZONE_SPOT_SKEW = (-0.02, 0.0, 0.03)  # added to the discount
 
 
 class CatalogError(WorkshopError):
@@ -104,7 +100,7 @@ class CatalogError(WorkshopError):
         return f"{self.message}; {self.fix}" if self.fix else self.message
 
 
-# ---------------------------------------------------------------- names and quantities
+# ---------------------------------------------------------------- names
 
 # AWS names are <family>.<size>; the family is <category letters><generation digits><options>.
 _AWS_NAME = re.compile(
@@ -136,66 +132,6 @@ def kwok_size(name: str, cpu: str) -> str:
     return m.group(1) if m else cpu
 
 
-_QUANTITY = re.compile(r"([+-]?)(\d+(?:\.\d*)?|\.\d+)(?:[eE]([+-]?\d+)|([a-zA-Z]*))")
-_DECIMAL_EXPONENTS = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
-_BINARY_SUFFIXES = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
-
-
-def parse_quantity(text: str) -> Fraction:
-    """The exact value of a Kubernetes quantity string ("16Gi" -> 17179869184, "500m" -> 1/2)."""
-    value, _ = _parse_quantity(text)
-    return value
-
-
-def _parse_quantity(text: str) -> tuple[Fraction, str]:
-    m = _QUANTITY.fullmatch(text.strip()) if isinstance(text, str) else None
-    if not m:
-        raise ValueError(f"{text!r} is not a Kubernetes quantity")
-    sign, number, exponent, suffix = m.groups()
-    value = Fraction(number)
-    if exponent is not None:
-        value, fmt = value * Fraction(10) ** int(exponent), "DecimalExponent"
-    elif suffix in _DECIMAL_EXPONENTS:
-        value, fmt = value * Fraction(10) ** _DECIMAL_EXPONENTS[suffix], "DecimalSI"
-    elif suffix in _BINARY_SUFFIXES:
-        value, fmt = value * 1024 ** _BINARY_SUFFIXES.index(suffix), "BinarySI"
-    else:
-        raise ValueError(f"{text!r} has an unknown suffix {suffix!r}")
-    return (-value if sign == "-" else value), fmt
-
-
-def canonical_quantity(text: str) -> str:
-    """`text` as Kubernetes' Quantity.String() prints it, e.g. "1024Mi" -> "1Gi", "4000m" -> "4".
-
-    kwok's instance-cpu/-memory labels are exactly this string, so a hand-edited JSON with
-    "16384Mi" still yields the label value "16Gi".
-    """
-    value, fmt = _parse_quantity(text)
-    if value == 0:
-        return "0"
-    sign, value = ("-" if value < 0 else ""), abs(value)
-    # Binary form only for whole byte counts of at least 1Ki, as in CanonicalizeBytes.
-    if fmt == "BinarySI" and value >= 1024 and value.denominator == 1:
-        number, power = int(value), 0
-        while power < len(_BINARY_SUFFIXES) - 1 and number % 1024 == 0:
-            number, power = number // 1024, power + 1
-        return f"{sign}{number}{_BINARY_SUFFIXES[power]}"
-    # Decimal: whole mantissa (rounded up to nano precision) times 10^(3k), largest k.
-    mantissa, exponent = math.ceil(value * 10**9), -9
-    while exponent < 18 and mantissa % 1000 == 0:
-        mantissa, exponent = mantissa // 1000, exponent + 3
-    if fmt == "DecimalExponent":
-        suffix = f"e{exponent}" if exponent else ""
-    else:
-        suffix = next(s for s, e in _DECIMAL_EXPONENTS.items() if e == exponent)
-    return f"{sign}{mantissa}{suffix}"
-
-
-def memory_quantity(memory_mib: int) -> str:
-    """A MiB count as the canonical quantity kwok will print: 16384 -> "16Gi", 1179648 -> "1152Gi"."""
-    return canonical_quantity(f"{memory_mib}Mi")
-
-
 # ---------------------------------------------------------------- the model
 
 
@@ -218,6 +154,12 @@ class InstanceType:
     pods: int
     on_demand_price: float
     hypervisor: str = "nitro"
+    # A non-GPU accelerator (AWS Neuron: Inferentia/Trainium): devices, their name as AWS
+    # labels it ("inferentia2"), and cores per device. 0 / "" when there is none.
+    accelerators: int = 0
+    accelerator_name: str = ""
+    accelerator_manufacturer: str = ""
+    accelerator_cores: int = 0
 
     @property
     def allocatable_cpu_millis(self) -> int:
@@ -238,10 +180,14 @@ class InstanceType:
         res = {"cpu": str(self.vcpu), "memory": memory_quantity(self.memory_mib), "pods": str(self.pods)}
         if self.gpus:
             res[GPU_RESOURCE] = str(self.gpus)
+        if self.accelerators:
+            res[NEURON_RESOURCE] = str(self.accelerators)
+            res[NEURON_CORE_RESOURCE] = str(self.accelerators * self.accelerator_cores)
         return res
 
     def aws_labels(self) -> dict[str, str]:
-        """The karpenter.k8s.aws/* labels, in AWS's value formats (GPU keys only on GPU types)."""
+        """The karpenter.k8s.aws/* labels, in AWS's value formats (GPU and accelerator keys
+        only on types that have one)."""
         labels = {
             AWS_FAMILY: self.family,
             AWS_CATEGORY: self.category,
@@ -257,6 +203,12 @@ class InstanceType:
                 AWS_GPU_NAME: self.gpu_name,
                 AWS_GPU_MANUFACTURER: self.gpu_manufacturer,
                 AWS_GPU_MEMORY: str(self.gpu_memory_mib),
+            })
+        if self.accelerators:
+            labels.update({
+                AWS_ACCELERATOR_NAME: self.accelerator_name,
+                AWS_ACCELERATOR_MANUFACTURER: self.accelerator_manufacturer,
+                AWS_ACCELERATOR_COUNT: str(self.accelerators),
             })
         return {k: v for k, v in labels.items() if v}
 
@@ -286,225 +238,6 @@ class Offering:
 
 def _sort_key(o: Offering) -> tuple:
     return (o.instance_type, o.zone, o.capacity_type)
-
-
-# ---------------------------------------------------------------- the table
-
-# The header names the columns; they may come in any order, all are required.
-TABLE_COLUMNS = ("name", "arch", "vcpu", "memory_gib", "gpus", "gpu_name", "gpu_manufacturer",
-                 "gpu_memory_mib", "pods", "hypervisor", "on_demand_price")
-NONE = "-"  # placeholder for the GPU columns of non-GPU types
-_FIELD = re.compile(r"\S+")
-
-
-@dataclass(frozen=True)
-class _Cell:
-    """One field of the table and where it is, so errors can point at it."""
-
-    path: Path
-    line: int
-    col: int  # 1-based character column
-    column: str
-    text: str
-
-    def fail(self, problem: str) -> CatalogError:
-        return CatalogError(f"{self.path}:{self.line}:{self.col}: column '{self.column}': {problem}")
-
-    def whole(self, minimum: int = 0) -> int:
-        if not re.fullmatch(r"\d+", self.text) or int(self.text) < minimum:
-            raise self.fail(f"expected a whole number >= {minimum}, got {self.text!r}")
-        return int(self.text)
-
-    def number(self) -> float:
-        try:
-            value = float(self.text)
-        except ValueError:
-            value = math.nan
-        if not (math.isfinite(value) and value > 0):
-            raise self.fail(f"expected a positive number, got {self.text!r}")
-        return value
-
-    def choice(self, choices: Sequence[str]) -> str:
-        if self.text not in choices:
-            raise self.fail(f"unknown value {self.text!r} (expected {' or '.join(choices)})")
-        return self.text
-
-
-def _fields(line: str) -> list[tuple[int, str]]:
-    """(1-based column, text) of each whitespace-separated field, comments removed."""
-    return [(m.start() + 1, m.group()) for m in _FIELD.finditer(line.split("#", 1)[0])]
-
-
-def _read_header(path: Path, lineno: int, fields: list[tuple[int, str]]) -> list[str]:
-    names = [text for _, text in fields]
-    for col, text in fields:
-        if text not in TABLE_COLUMNS:
-            raise CatalogError(f"{path}:{lineno}:{col}: unknown column {text!r} in the header "
-                               f"(expected {', '.join(TABLE_COLUMNS)})")
-        if names.count(text) > 1:
-            raise CatalogError(f"{path}:{lineno}:{col}: column {text!r} appears twice in the header")
-    missing = [c for c in TABLE_COLUMNS if c not in names]
-    if missing:
-        raise CatalogError(f"{path}:{lineno}:1: the header lacks column(s) {', '.join(missing)}")
-    return names
-
-
-def _row_cells(path: Path, lineno: int, line: str, fields, header) -> dict[str, _Cell]:
-    if len(fields) != len(header):
-        col = fields[len(header)][0] if len(fields) > len(header) else len(line.rstrip()) + 1
-        raise CatalogError(f"{path}:{lineno}:{col}: expected {len(header)} columns "
-                           f"({', '.join(header)}), found {len(fields)}")
-    return {name: _Cell(path, lineno, col, name, text) for name, (col, text) in zip(header, fields)}
-
-
-def _gpu_fields(cells: dict[str, _Cell]) -> tuple[int, str, str, int]:
-    """(count, name, manufacturer, MiB per GPU); the GPU columns must be all set or all '-'."""
-    gpus = cells["gpus"].whole()
-    detail = [cells[c] for c in ("gpu_name", "gpu_manufacturer", "gpu_memory_mib")]
-    for cell in detail:
-        if gpus and cell.text == NONE:
-            raise cell.fail(f"required when gpus is {gpus}")
-        if not gpus and cell.text != NONE:
-            raise cell.fail(f"must be '{NONE}' when gpus is 0, got {cell.text!r}")
-        if cell.text != NONE and cell.text != cell.text.lower():
-            raise cell.fail(f"use lower case, as AWS's labels do: {cell.text.lower()!r}")
-    if not gpus:
-        return 0, "", "", 0
-    return gpus, detail[0].text, detail[1].text, detail[2].whole(minimum=1)
-
-
-def _parse_row(cells: dict[str, _Cell]) -> InstanceType:
-    name = cells["name"].text
-    parts = aws_name_parts(name)
-    if parts is None:
-        raise cells["name"].fail(f"{name!r} is not an AWS instance type name like m5.xlarge")
-    family, category, generation, size = parts
-    memory_gib = cells["memory_gib"].number()
-    if memory_gib * 1024 != int(memory_gib * 1024):
-        raise cells["memory_gib"].fail(f"{memory_gib} GiB is not a whole number of MiB")
-    gpus, gpu_name, gpu_manufacturer, gpu_memory_mib = _gpu_fields(cells)
-    return InstanceType(
-        name=name, family=family, category=category, generation=generation, size=size,
-        arch=cells["arch"].choice(ARCHITECTURES),
-        vcpu=cells["vcpu"].whole(minimum=1),
-        memory_mib=int(memory_gib * 1024),
-        gpus=gpus, gpu_name=gpu_name, gpu_manufacturer=gpu_manufacturer,
-        gpu_memory_mib=gpu_memory_mib,
-        pods=cells["pods"].whole(minimum=1),
-        on_demand_price=cells["on_demand_price"].number(),
-        hypervisor=cells["hypervisor"].choice(HYPERVISORS),
-    )
-
-
-def parse_table(path: Path | str = CATALOG_TABLE) -> list[InstanceType]:
-    """The table's instance types, in table order. Errors name file:line:column."""
-    path = Path(path)
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as exc:
-        raise CatalogError(f"cannot read {path}: {exc.strerror}") from None
-    header: list[str] | None = None
-    types: list[InstanceType] = []
-    first_seen: dict[str, int] = {}
-    for lineno, line in enumerate(lines, start=1):
-        fields = _fields(line)
-        if not fields:
-            continue
-        if header is None:
-            header = _read_header(path, lineno, fields)
-            continue
-        cells = _row_cells(path, lineno, line, fields, header)
-        name = cells["name"]
-        if name.text in first_seen:
-            raise name.fail(f"duplicate instance type {name.text!r} (first on line {first_seen[name.text]})")
-        first_seen[name.text] = lineno
-        types.append(_parse_row(cells))
-    if not types:
-        raise CatalogError(f"{path}: no instance types (expected a header line, then one row per type)")
-    return types
-
-
-# ---------------------------------------------------------------- rendering the JSON
-
-
-def spot_price(it: InstanceType, zone: str) -> float:
-    """The modelled spot price of `it` in `zone` (deterministic; see SPOT_DISCOUNT)."""
-    rotation = zlib.crc32(it.family.encode()) % len(ZONES)
-    skew = ZONE_SPOT_SKEW[(ZONES.index(zone) + rotation) % len(ZONE_SPOT_SKEW)]
-    discount = SPOT_DISCOUNT.get(it.family, DEFAULT_SPOT_DISCOUNT) + skew
-    return round(it.on_demand_price * (1 - discount), 4)
-
-
-def _price(it: InstanceType, zone: str, capacity_type: str) -> float:
-    return it.on_demand_price if capacity_type == "on-demand" else spot_price(it, zone)
-
-
-def _requirement(key: str, operator: str, *values: str) -> dict[str, Any]:
-    return {"key": key, "operator": operator, "values": list(values)}
-
-
-def offering_requirements(it: InstanceType, zone: str, capacity_type: str) -> list[dict[str, Any]]:
-    """The Requirements of one offering in the JSON.
-
-    Besides the labels, non-GPU types say `DoesNotExist` for the GPU keys, as AWS's
-    provider does: Karpenter lets an offering that does not mention a well-known key pass
-    any requirement on it, so without these a NodePool asking for
-    `instance-gpu-count Gt 0` could still launch an m5 (a node without the label).
-    """
-    reqs = [_requirement(CAPACITY_TYPE, "In", capacity_type), _requirement(ZONE, "In", zone)]
-    reqs += [_requirement(k, "In", v) for k, v in it.aws_labels().items()]
-    if not it.gpus:
-        reqs += [_requirement(k, "DoesNotExist") for k in AWS_GPU_KEYS]
-    return reqs
-
-
-def _json_entry(it: InstanceType) -> dict[str, Any]:
-    return {
-        "name": it.name,
-        "architecture": it.arch,
-        "operatingSystems": ["linux"],
-        "resources": it.resources(),
-        "offerings": [
-            {"Price": _price(it, zone, ct), "Available": True,
-             "Requirements": offering_requirements(it, zone, ct)}
-            for zone in ZONES for ct in CAPACITY_TYPES
-        ],
-    }
-
-
-def render_json(types: Iterable[InstanceType]) -> str:
-    """The JSON Karpenter's kwok provider reads; byte-stable (sorted by name, indent 2)."""
-    entries = [_json_entry(it) for it in sorted(types, key=lambda t: t.name)]
-    return json.dumps(entries, indent=2) + "\n"
-
-
-def generate(table: Path | str = CATALOG_TABLE, out: Path | str = CATALOG_JSON, check: bool = False) -> bool:
-    """Render `table` into `out`. Returns True if `out` changed (was rewritten).
-
-    With check=True nothing is written: returns False when `out` is up to date and raises
-    CatalogError when it is stale or missing.
-    """
-    out = Path(out)
-    text = render_json(parse_table(table))
-    current = out.read_text() if out.exists() else None
-    if current == text:
-        return False
-    if check:
-        state = "is missing" if current is None else "is out of date with " + Path(table).name
-        raise CatalogError(f"{_shown(out)} {state}", fix=REGENERATE_FIX)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, out)  # a running Karpenter never sees a half-written file
-    return True
-
-
-def _shown(path: Path) -> str:
-    """`path` relative to the repo when inside it: shorter messages."""
-    try:
-        return str(Path(path).resolve().relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
 
 
 # ---------------------------------------------------------------- reading the JSON back
@@ -560,6 +293,14 @@ def _requirement_from(raw: Any) -> _Requirement:
 def matches(requirements: Iterable[Mapping[str, Any]], labels: Mapping[str, str]) -> bool:
     """Whether node `labels` satisfy ALL `requirements` (Kubernetes semantics, no key ignored)."""
     return all(_requirement_from(r).matches(labels) for r in requirements)
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the repo when inside it: shorter messages."""
+    try:
+        return str(Path(path).resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
 
 
 def _fail_entry(path: Path, where: str, problem: str) -> CatalogError:
@@ -673,6 +414,7 @@ def _type_from_entry(entry: Mapping, resources: Mapping[str, Fraction],
     labels = _single_values(offerings[0][1])
     family, category, generation, size = aws_name_parts(name) or (kwok_family(name), "", 0, "")
     on_demand = [p for p, reqs in offerings if _single_values(reqs)[CAPACITY_TYPE] == "on-demand"]
+    devices = int(resources.get(NEURON_RESOURCE, 0))
     return InstanceType(
         name=name,
         family=labels.get(AWS_FAMILY, family),
@@ -689,6 +431,10 @@ def _type_from_entry(entry: Mapping, resources: Mapping[str, Fraction],
         pods=int(resources.get("pods", DEFAULT_PODS)),
         on_demand_price=min(on_demand or [p for p, _ in offerings]),
         hypervisor=labels.get(AWS_HYPERVISOR, ""),
+        accelerators=devices,
+        accelerator_name=labels.get(AWS_ACCELERATOR_NAME, ""),
+        accelerator_manufacturer=labels.get(AWS_ACCELERATOR_MANUFACTURER, ""),
+        accelerator_cores=int(resources.get(NEURON_CORE_RESOURCE, 0)) // devices if devices else 0,
     )
 
 
@@ -838,28 +584,3 @@ def diff_sets(expected: Iterable[Offering], found: Iterable[Offering]) -> str:
         parts.append("unexpected " + describe_set(extra))
     return "; ".join(parts)
 
-
-# ---------------------------------------------------------------- command line
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m workshop.catalog [--check]`: regenerate (or check) the JSON."""
-    parser = argparse.ArgumentParser(prog="python -m workshop.catalog", description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only check the JSON is up to date")
-    parser.add_argument("--table", type=Path, default=CATALOG_TABLE, help=argparse.SUPPRESS)
-    parser.add_argument("--out", type=Path, default=CATALOG_JSON, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    try:
-        changed = generate(args.table, args.out, check=args.check)
-        catalog = _read_catalog(args.out)
-    except CatalogError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    size = f"{len(catalog.types)} instance types, {len(catalog.offerings)} offerings"
-    verb = "wrote" if changed else "up to date:"
-    print(f"{verb} {_shown(args.out)} ({size})")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

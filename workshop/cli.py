@@ -100,9 +100,9 @@ def _clean_cache(args) -> int:
 
 @verb("catalog")
 def _catalog(args) -> int:
-    from . import catalog
+    from . import catalog_table
 
-    return catalog.main(["--check"] if args.check else [])
+    return catalog_table.main(["--check"] if args.check else [])
 
 
 # ---------------------------------------------------------------- entry point

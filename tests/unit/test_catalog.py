@@ -12,18 +12,17 @@ import re
 import pytest
 
 from workshop import catalog as cat
+from workshop import catalog_table as table
 from workshop.catalog import (
     CATALOG_JSON,
     CATALOG_TABLE,
     CatalogError,
     diff_sets,
     describe_set,
-    generate,
     load_catalog,
-    parse_table,
-    render_json,
     validate_json,
 )
+from workshop.catalog_table import generate, parse_table, render_json
 
 AWS_KEYS = (cat.AWS_FAMILY, cat.AWS_CATEGORY, cat.AWS_GENERATION, cat.AWS_SIZE, cat.AWS_CPU,
             cat.AWS_MEMORY, cat.AWS_HYPERVISOR)
@@ -31,7 +30,7 @@ GPU_TYPES = {
     "g4dn.xlarge": (1, "t4"), "g4dn.12xlarge": (4, "t4"),
     "g5.xlarge": (1, "a10g"), "g5.12xlarge": (4, "a10g"), "g5.48xlarge": (8, "a10g"),
     "p3.2xlarge": (1, "v100"), "p3.8xlarge": (4, "v100"), "p3.16xlarge": (8, "v100"),
-    "p4d.24xlarge": (8, "a100"),
+    "p4d.24xlarge": (8, "a100"), "g6.xlarge": (1, "l4"), "g6.48xlarge": (8, "l4"),
 }
 
 
@@ -80,12 +79,12 @@ def test_generate_writes_then_check_passes_and_detects_staleness(tmp_path):
 def test_main_check_exits_1_with_one_line_when_stale(tmp_path, capsys):
     out = tmp_path / "it.json"
     out.write_text("[]\n")
-    assert cat.main(["--check", "--out", str(out)]) == 1
+    assert table.main(["--check", "--out", str(out)]) == 1
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "out of date" in err and "make catalog" in err
-    assert cat.main(["--out", str(out)]) == 0
+    assert table.main(["--out", str(out)]) == 0
     assert "wrote" in capsys.readouterr().out
-    assert cat.main(["--check", "--out", str(out)]) == 0
+    assert table.main(["--check", "--out", str(out)]) == 0
     assert "up to date" in capsys.readouterr().out
 
 
@@ -103,8 +102,9 @@ def test_committed_json_has_the_kwok_shape():
 
 # ---------------------------------------------------------------- table errors
 
-HEADER = "name arch vcpu memory_gib gpus gpu_name gpu_manufacturer gpu_memory_mib pods hypervisor on_demand_price"
-GOOD = "m5.large amd64 2 8 0 - - - 29 nitro 0.096"
+HEADER = ("name arch vcpu memory_gib gpus gpu_name gpu_manufacturer gpu_memory_mib accelerators "
+          "accelerator_name accelerator_cores pods hypervisor on_demand_price")
+GOOD = "m5.large amd64 2 8 0 - - - 0 - - 29 nitro 0.096"
 
 
 def write_table(tmp_path, *rows):
@@ -115,15 +115,15 @@ def write_table(tmp_path, *rows):
 
 @pytest.mark.parametrize("row, at, words", [
     # `at` is the text the error must point at (None: just past the end of the row)
-    ("m5.xlarge amd64 4 16 0 - - - 58 nitro", None, "expected 11 columns"),
-    ("m5.xlarge amd64 4 16 0 - - - 58 nitro 0.192 extra", "extra", "found 12"),
-    ("m5.xlarge amd64 four 16 0 - - - 58 nitro 0.192", "four", "column 'vcpu'"),
-    ("m5.xlarge x86_64 4 16 0 - - - 58 nitro 0.192", "x86_64", "unknown value 'x86_64'"),
-    ("m5.large  amd64 2 8 0 - - - 29 nitro 0.096", "m5.large", "duplicate instance type 'm5.large' (first on line 3)"),
-    ("g4dn.xlarge amd64 4 16 1 - nvidia 16384 29 nitro 0.526", "- nvidia", "'gpu_name': required"),
-    ("m5.xlarge amd64 4 16 0 t4 - - 58 nitro 0.192", "t4", "must be '-'"),
-    ("m5_xlarge amd64 4 16 0 - - - 58 nitro 0.192", "m5_xlarge", "not an AWS instance type name"),
-    ("m5.xlarge amd64 4 16 0 - - - 58 nitro free", "free", "column 'on_demand_price'"),
+    ("m5.xlarge amd64 4 16 0 - - - 0 - - 58 nitro", None, "expected 14 columns"),
+    ("m5.xlarge amd64 4 16 0 - - - 0 - - 58 nitro 0.192 extra", "extra", "found 15"),
+    ("m5.xlarge amd64 four 16 0 - - - 0 - - 58 nitro 0.192", "four", "column 'vcpu'"),
+    ("m5.xlarge x86_64 4 16 0 - - - 0 - - 58 nitro 0.192", "x86_64", "unknown value 'x86_64'"),
+    ("m5.large  amd64 2 8 0 - - - 0 - - 29 nitro 0.096", "m5.large", "duplicate instance type 'm5.large' (first on line 3)"),
+    ("g4dn.xlarge amd64 4 16 1 - nvidia 16384 0 - - 29 nitro 0.526", "- nvidia", "'gpu_name': required"),
+    ("m5.xlarge amd64 4 16 0 t4 - - 0 - - 58 nitro 0.192", "t4", "must be '-'"),
+    ("m5_xlarge amd64 4 16 0 - - - 0 - - 58 nitro 0.192", "m5_xlarge", "not an AWS instance type name"),
+    ("m5.xlarge amd64 4 16 0 - - - 0 - - 58 nitro free", "free", "column 'on_demand_price'"),
 ])
 def test_parse_errors_name_file_line_and_column(tmp_path, row, at, words):
     path = write_table(tmp_path, GOOD, row)
@@ -155,10 +155,11 @@ def test_parse_rejects_bad_headers_and_empty_tables(tmp_path):
 
 
 def test_catalog_size_families_and_shapes(catalog):
-    assert 40 <= len(catalog.types) <= 60
+    assert 90 <= len(catalog.types) <= 120
     assert len(catalog.offerings) == 6 * len(catalog.types)
     assert catalog.families() == sorted(
-        ["m5", "m6i", "c5", "c6i", "r5", "t3", "m6g", "c6g", "g4dn", "g5", "p3", "p4d"])
+        ["m5", "m6i", "m7i", "c5", "c6i", "c7i", "r5", "r6i", "t3", "m6g", "m7g", "c6g", "c7g",
+         "r6g", "t4g", "g4dn", "g5", "g6", "p3", "p4d", "inf2"])
     shapes = {t.name: (t.arch, t.vcpu, t.memory_mib) for t in catalog.types}
     assert shapes["m5.large"] == ("amd64", 2, 8192)
     assert shapes["c6g.xlarge"] == ("arm64", 4, 8192)
@@ -167,7 +168,8 @@ def test_catalog_size_families_and_shapes(catalog):
     for name, (gpus, gpu_name) in GPU_TYPES.items():
         t = catalog.by_name(name)
         assert (t.gpus, t.gpu_name, t.gpu_manufacturer) == (gpus, gpu_name, "nvidia"), name
-    assert {t.arch for t in catalog.types if t.family in ("m6g", "c6g")} == {"arm64"}
+    assert {t.arch for t in catalog.types if t.family in ("m6g", "c6g", "m7g", "c7g", "r6g", "t4g")} \
+        == {"arm64"}
     with pytest.raises(KeyError):
         catalog.by_name("m5.huge")
 
@@ -182,7 +184,7 @@ def test_every_offering_carries_the_aws_labels(catalog):
         t = catalog.by_name(o.instance_type)
         assert all(k in o.labels for k in AWS_KEYS), o
         assert o.labels[cat.AWS_FAMILY] == t.family
-        assert o.labels[cat.AWS_CATEGORY] == t.family[0]
+        assert o.labels[cat.AWS_CATEGORY] == re.match(r"[a-z]+", t.family).group()  # inf2: "inf"
         assert o.labels[cat.AWS_GENERATION] == re.search(r"\d+", t.family).group()
         assert o.labels[cat.AWS_SIZE] == t.name.split(".")[1]
         assert o.labels[cat.AWS_CPU] == str(t.vcpu)
@@ -198,7 +200,29 @@ def test_every_offering_carries_the_aws_labels(catalog):
 
 def test_gpu_memory_is_aws_mib_per_gpu(catalog):
     per_gpu = {t.gpu_name: t.gpu_memory_mib for t in catalog.types if t.gpus}
-    assert per_gpu == {"t4": 16384, "a10g": 22888, "v100": 16384, "a100": 40960}
+    assert per_gpu == {"t4": 16384, "a10g": 22888, "l4": 22888, "v100": 16384, "a100": 40960}
+
+
+def test_inferentia_is_an_accelerator_not_a_gpu(catalog):
+    """inf2 carries the AWS provider's accelerator labels and Neuron resources, never a GPU's,
+    so "GPU" in a requirement or a request can only mean NVIDIA."""
+    inf2 = [t for t in catalog.types if t.family == "inf2"]
+    assert {t.name: t.accelerators for t in inf2} == {
+        "inf2.xlarge": 1, "inf2.8xlarge": 1, "inf2.24xlarge": 6, "inf2.48xlarge": 12}
+    for t in inf2:
+        assert t.gpus == 0 and cat.GPU_RESOURCE not in t.resources()
+        assert t.resources()[cat.NEURON_RESOURCE] == str(t.accelerators)
+        assert t.resources()[cat.NEURON_CORE_RESOURCE] == str(2 * t.accelerators)
+    for o in catalog.offerings:
+        t = catalog.by_name(o.instance_type)
+        has = [k in o.labels for k in cat.AWS_ACCELERATOR_KEYS]
+        assert has == [t.family == "inf2"] * 3, o
+        if t.family == "inf2":
+            assert (o.labels[cat.AWS_ACCELERATOR_NAME], o.labels[cat.AWS_ACCELERATOR_MANUFACTURER]) \
+                == ("inferentia2", "aws")
+    gpu_pools = catalog.admitted([req(cat.AWS_GPU_COUNT, "Exists")])
+    assert gpu_pools and not any(o.family == "inf2" for o in gpu_pools)
+    assert catalog.cheapest([req(cat.AWS_FAMILY, "In", "inf2")], 1000, 1024, gpus=1) is None
 
 
 def test_kwok_labels_match_kwoks_derivation(catalog):
@@ -324,10 +348,10 @@ def brute_force_cheapest(catalog, cpu_millis, memory_mib, gpus=0, predicate=lamb
 
 def test_cheapest_picks_the_cheapest_fitting_offering(catalog):
     small = catalog.cheapest([], 1500, 3 * 1024)
-    assert (small.instance_type, small.capacity_type) == ("t3.medium", "spot")
+    assert (small.instance_type, small.capacity_type) == ("t4g.medium", "spot")
     assert small.price == brute_force_cheapest(catalog, 1500, 3 * 1024)
     arm_od = catalog.cheapest([req(cat.ARCH, "In", "arm64"), req(cat.CAPACITY_TYPE, "In", "on-demand")], 1000, 1024)
-    assert arm_od.instance_type == "c6g.large"
+    assert arm_od.instance_type == "t4g.small"
 
 
 def test_cheapest_accounts_for_kwoks_reserved_overhead(catalog):
@@ -353,12 +377,12 @@ def test_cheapest_for_gpus_and_when_nothing_fits(catalog):
 
 def test_describe_set(catalog):
     arm_spot = catalog.admitted([req(cat.ARCH, "In", "arm64"), req(cat.CAPACITY_TYPE, "In", "spot")])
-    assert describe_set(arm_spot) == "arm64 spot offerings of c6g, m6g (30 offerings)"
+    assert describe_set(arm_spot) == "arm64 spot offerings of c6g, c7g, m6g, m7g, r6g, t4g (99 offerings)"
     one = catalog.admitted([req(cat.INSTANCE_TYPE, "In", "m5.large"), req(cat.ZONE, "In", "us-west-2a"),
                             req(cat.CAPACITY_TYPE, "In", "spot")])
     assert describe_set(one) == "amd64 spot offerings of m5.large in us-west-2a (1 offering)"
     assert "on-demand/spot" in describe_set(catalog.offerings)
-    assert "and 6 more" in describe_set(catalog.offerings)
+    assert "and 15 more" in describe_set(catalog.offerings)
     assert describe_set([]) == "no offerings"
     assert catalog.describe_set(arm_spot) == describe_set(arm_spot)
 
