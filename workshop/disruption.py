@@ -28,7 +28,8 @@ DEFAULT_BUDGETS = [{"nodes": "10%"}]  # the CRD's default for spec.disruption.bu
 # Karpenter's disruption events (pkg/events/reason.go), on Nodes, NodeClaims and NodePools.
 EVENT_REASONS = ("DisruptionBlocked", "DisruptionLaunching", "DisruptionTerminating",
                  "DisruptionWaitingReadiness", "Unconsolidatable")
-FORCEFUL = "Forceful Termination"  # eviction reason when no disruption reason is set (expiry)
+FORCEFUL = "Forceful Termination"
+EXPIRY_SHOWN_S = 3600  # count down only expiries close enough to watch  # eviction reason when no disruption reason is set (expiry)
 
 _DURATION = re.compile(r"(\d+)(h|m|s)")
 _UNIT_S = {"h": 3600, "m": 60, "s": 1}
@@ -136,7 +137,7 @@ def state(claim: dict, pool: dict | None = None) -> str:
     if kube.is_true(claim, "Consolidatable"):
         words.append("Consolidatable")
     left = expires_in_s(claim)
-    if left is not None:
+    if left is not None and left < EXPIRY_SHOWN_S:  # not the default's 720h countdown
         words.append(f"expires in {short_duration(left)}" if left > 0 else "expired")
     return ", ".join(words) or "Ready"
 

@@ -141,8 +141,12 @@ def nodepool_template_label_changed(check_id: str, name: str, key: str, value: s
         found = f"{key}: {have}" if have is not None else f"no label {key}"
         if have == value:
             return passed(expected, found, where)
+        # A node made from a template with the label has it on its NodeClaim too; one
+        # labelled by hand has it on the Node only.
+        born_with = {disruption.node_name(c) for c in observe.nodeclaims(name)
+                     if ((c["metadata"].get("labels") or {}).get(key)) == value}
         by_hand = [n for n in observe.node_infos(f"{observe.NODEPOOL_LABEL}={name}").values()
-                   if n.labels.get(key) == value]
+                   if n.labels.get(key) == value and n.name not in born_with]
         if by_hand:
             return failed(expected, f"{found}; yet {_plural(len(by_hand), 'node')} carry "
                           f"{key}={value}",
