@@ -153,13 +153,21 @@ def describe(claims: list[dict], pool: dict | None = None, limit: int = 4) -> st
 # ---------------------------------------------------------------- Karpenter's words
 
 
+def _events(kind: str, name: str) -> list[dict]:
+    """Events about one object in any namespace, through the dynamic client: the typed
+    CoreV1Api behind kube.events_for costs seconds to import, too slow for a 2 s check."""
+    res = kube.call(kube.resource("v1", "Event").get,
+                    field_selector=f"involvedObject.kind={kind},involvedObject.name={name}")
+    return [item.to_dict() for item in res.items] if res is not None else []
+
+
 def latest_event(claims: list[dict], reasons: tuple[str, ...] = EVENT_REASONS) -> str | None:
     """Karpenter's newest disruption event about these NodeClaims or their Nodes, quoted."""
     found: list[dict] = []
     for claim in claims:
-        found += kube.events_for("NodeClaim", claim["metadata"]["name"])
+        found += _events("NodeClaim", claim["metadata"]["name"])
         if node_name(claim):
-            found += kube.events_for("Node", node_name(claim))
+            found += _events("Node", node_name(claim))
     found = [e for e in found if e.get("reason") in reasons]
     if not found:
         return None
@@ -168,7 +176,8 @@ def latest_event(claims: list[dict], reasons: tuple[str, ...] = EVENT_REASONS) -
 
 
 def nodepool_event(name: str, reason: str = "DisruptionBlocked") -> str | None:
-    events = kube.events_for("NodePool", name, reason=reason)
+    events = sorted((e for e in _events("NodePool", name) if e.get("reason") == reason),
+                    key=kube._event_time)
     if not events:
         return None
     return f"karpenter: {reason}: {events[-1].get('message', '').strip()}"
