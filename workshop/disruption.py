@@ -175,9 +175,13 @@ def latest_event(claims: list[dict], reasons: tuple[str, ...] = EVENT_REASONS) -
     return f"karpenter: {newest.get('reason')}: {' '.join((newest.get('message') or '').split())}"
 
 
-def nodepool_event(name: str, reason: str = "DisruptionBlocked") -> str | None:
+def nodepool_event(name: str, reason: str = "DisruptionBlocked",
+                   about: str = "") -> str | None:
+    """Karpenter's newest `reason` event on a NodePool; one mentioning `about` (e.g. the
+    disruption reason "Drifted") first."""
     events = sorted((e for e in _events("NodePool", name) if e.get("reason") == reason),
                     key=kube._event_time)
+    events = [e for e in events if about in (e.get("message") or "")] or events
     if not events:
         return None
     return f"karpenter: {reason}: {events[-1].get('message', '').strip()}"

@@ -119,7 +119,7 @@ def nodepool_budget(check_id: str, name: str, nodes: str, reason: str = "Drifted
                           f'a budget of "0" allows no voluntary disruption: {reason.lower()} '
                           "nodes are never replaced (consolidation stops too). Budgets pace "
                           "disruption; \"0\" blocks it", where,
-                          disruption.nodepool_event(name))
+                          disruption.nodepool_event(name, about=f"reason {reason} "))
         if [str(b.get("nodes")) for b in applying] == [nodes]:
             return passed(expected, found, where)
         return failed(expected, found,
