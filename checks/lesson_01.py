@@ -35,5 +35,5 @@ LESSON = grading.Lesson(1, "First provisioning", [
         c.deployment_scaled_to_zero("1.3.scaled", APP),
         c.no_pods_left("1.3.leftovers", APP, depends_on=["1.3.scaled"]),
         c.no_empty_nodes("1.3.consolidated", GENERAL, depends_on=["1.3.leftovers"]),
-    ]),
+    ], undoes=["1.1", "1.2"]),  # scaling to zero takes back their 5 Ready replicas
 ])

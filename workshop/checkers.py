@@ -16,7 +16,7 @@ from collections import Counter
 from fractions import Fraction
 from typing import Any, Callable, Collection, Iterable, Mapping
 
-from . import catalog, karpenter, kube, observe, paths, platform
+from . import catalog, eks_labels, karpenter, kube, lessons, observe, paths, platform
 from .grading import (Check, ClusterUnavailable, Outcome, failed, missing, passed, waiting)
 
 DEPLOYMENT_API = "apps/v1"
@@ -260,16 +260,44 @@ def _known_values(offerings: Iterable[catalog.Offering], key: str) -> list[str]:
     return sorted({o.labels[key] for o in offerings if key in o.labels})
 
 
+def _requirement_key_problem(cat: catalog.Catalog, reqs: list[dict]) -> str | None:
+    """A hint for the first requirement key EKS would reject or that narrows nothing.
+
+    Checked even when the admitted set is right: a misspelt key narrows nothing here, and
+    on EKS a key in a restricted domain keeps the NodePool from ever being Ready.
+    """
+    for req in reqs:
+        key = str(req.get("key", ""))
+        if key in cat.label_keys or key in eks_labels.EKS_WELL_KNOWN:
+            continue
+        if eks_labels.restricted_on_eks(key):
+            why = ("Karpenter reserves it" if key in eks_labels.RESTRICTED_LABELS else
+                   f"its domain `{eks_labels.domain(key)}` is restricted")
+            return (f"`{key}` is not a well-known label, and {why}: on EKS Karpenter "
+                    "rejects this NodePool (it is never Ready); check the key's spelling")
+        if eks_labels.looks_well_known(key):
+            # Custom keys (team: ...) just become node labels; a misspelt well-known key
+            # silently narrows nothing, which is worth saying.
+            return (f"no offering carries label `{key}`: this requirement narrows nothing "
+                    "(check the key's spelling)")
+    return None
+
+
+def _kwok_only_remark(reqs: list[dict]) -> str | None:
+    """A pass's remark when a requirement uses a key only the kwok provider has."""
+    for req in reqs:
+        aws = eks_labels.KWOK_TO_AWS.get(str(req.get("key", "")))
+        if aws:
+            return (f"accepted, but `{req['key']}` exists only in Karpenter's kwok provider: "
+                    f"on EKS write `{aws}`")
+    return None
+
+
 def _requirement_problem(cat: catalog.Catalog, reqs: list[dict]) -> str | None:
     """A hint for the first requirement that can never mean what it says, else None."""
     for req in reqs:
         key, op, values = req.get("key", ""), req.get("operator"), req.get("values") or []
         if key not in cat.label_keys:
-            # Custom keys (team: ...) just become node labels; a misspelt well-known key
-            # silently narrows nothing, which is worth saying.
-            if any(d in key for d in ("kubernetes.io", "karpenter.", "k8s.aws")):
-                return (f"no offering carries label `{key}`: this requirement narrows nothing "
-                        "(check the key's spelling)")
             continue
         if op not in ("In", "NotIn"):
             continue
@@ -279,6 +307,33 @@ def _requirement_problem(cat: catalog.Catalog, reqs: list[dict]) -> str | None:
             return (f"no offering has `{key}` = `{unknown[0]}` (values are exact and "
                     f"case-sensitive; offerings use: {', '.join(known[:8])})")
     return None
+
+
+# How two sets of offerings can differ, most telling first: a pool with no family
+# requirement admits every family its other requirements allow (on EKS, many).
+_OFFERING_DIMENSIONS: list[tuple[str, Callable[[catalog.Offering], str]]] = [
+    ("instance families", lambda o: o.family),
+    ("architectures", lambda o: o.arch),
+    ("capacity types", lambda o: o.capacity_type),
+    ("zones", lambda o: o.zone),
+]
+
+
+def _set_difference_hint(expected: Collection[catalog.Offering],
+                         found: Collection[catalog.Offering]) -> str:
+    """Say along which dimension the admitted offerings differ from the asked ones."""
+    extra, lacking = set(found) - set(expected), set(expected) - set(found)
+    for what, value in _OFFERING_DIMENSIONS:
+        more = sorted({value(o) for o in extra} - {value(o) for o in expected})
+        if more:
+            return (f"these requirements also admit other {what} ({', '.join(more[:6])}): "
+                    f"narrow the {what} to the ones the exercise asks for")
+        fewer = sorted({value(o) for o in lacking} - {value(o) for o in found})
+        if fewer:
+            return (f"these requirements leave out {what} the exercise asks for "
+                    f"({', '.join(fewer[:6])}): widen them")
+    return ("these requirements admit other offerings than the exercise asks for: "
+            "narrow or widen them")
 
 
 def nodepool_admits_exactly(check_id: str, name: str, expected_requirements: list[dict],
@@ -298,8 +353,13 @@ def nodepool_admits_exactly(check_id: str, name: str, expected_requirements: lis
             found = cat.admitted(reqs)
         except catalog.CatalogError as exc:
             return failed(want, exc.message, "fix this requirement's operator or values", where)
+        key_problem = _requirement_key_problem(cat, reqs)
+        if key_problem:
+            return failed(want, catalog.describe_set(found), key_problem, where)
         if found == expected:
-            return passed(want, catalog.describe_set(found), where)
+            remark = _kwok_only_remark(reqs)
+            shown = catalog.describe_set(found)
+            return passed(want, f"{remark} ({shown})" if remark else shown, where)
         problem = _requirement_problem(cat, reqs)
         if problem:
             return failed(want, catalog.describe_set(found), problem, where)
@@ -308,8 +368,7 @@ def nodepool_admits_exactly(check_id: str, name: str, expected_requirements: lis
                           "no offering satisfies all these requirements together: Karpenter "
                           "could never launch a node (compare with the catalog)", where)
         return failed(want, catalog.diff_sets(expected, found),
-                      "these requirements admit other offerings than the exercise asks for: "
-                      "narrow or widen them", where)
+                      _set_difference_hint(expected, found), where)
 
     return _check(check_id, title or f"NodePool {name} admits exactly the asked offerings",
                   _with_nodepool(name, fn), options)
@@ -472,29 +531,47 @@ def deployment_replicas(check_id: str, name: str, count: int, title: str | None 
                   _with_deployment(name, fn), options)
 
 
+def effective_requests(container: Mapping) -> dict[str, str]:
+    """The requests the scheduler and Karpenter see for a container, as Kubernetes defaults
+    them: a resource with a limit but no request gets the limit as its request (pods'
+    defaulting; a Deployment's template keeps what was written). Every check that reads
+    requests reads these."""
+    resources = container.get("resources") or {}
+    return {**(resources.get("limits") or {}), **(resources.get("requests") or {})}
+
+
 def container_requests(check_id: str, name: str, cpu: str, memory: str,
                        title: str | None = None, **options) -> Check:
-    """Every container requests exactly `cpu` and `memory` (compared by value)."""
+    """Every container requests exactly `cpu` and `memory` (compared by value), as the
+    scheduler sees it: requests left out default to the limits."""
     want = {"cpu": cpu, "memory": memory}
     expected = f"cpu {cpu}, memory {memory} per pod"
 
     def fn(ctx, dep: dict) -> Outcome:
         where = (f"Deployment {ctx.namespace}/{name} "
                  ".spec.template.spec.containers[].resources.requests")
+        from_limits: set[str] = set()
         for c in _containers(dep):
-            requests = (c.get("resources") or {}).get("requests") or {}
+            requests = effective_requests(c)
+            written = (c.get("resources") or {}).get("requests") or {}
+            from_limits |= {r for r in want if r in requests and r not in written}
             absent = [r for r in want if r not in requests]
             if absent:
-                found = f"container {c.get('name')}: no {' or '.join(absent)} request"
+                found = f"container {c.get('name')}: no {' or '.join(absent)} request or limit"
+                what = "no requests" if len(absent) == len(want) else f"no {absent[0]} request"
                 return failed(expected, found,
-                              "no requests: Karpenter sizes nodes from pods' requests, so "
+                              f"{what}: Karpenter sizes nodes from pods' requests, so "
                               "without them it cannot choose an instance type that fits", where)
             for resource, text in want.items():
                 if catalog.parse_quantity(str(requests[resource])) != catalog.parse_quantity(text):
-                    found = f"container {c.get('name')}: {resource} {requests[resource]}"
+                    source = "limit, so its request" if resource not in written else "request"
+                    found = f"container {c.get('name')}: {resource} {source} {requests[resource]}"
                     return failed(expected, found,
                                   f"the {resource} request differs: check the number and its "
                                   "unit (m = thousandths of a CPU; Mi/Gi for memory)", where)
+        if from_limits:
+            return passed(expected, f"accepted: {expected} (no {' or '.join(sorted(from_limits))} "
+                          "request written, so Kubernetes sets it equal to the limit)", where)
         return passed(expected, expected, where)
 
     return _check(check_id, title or f"Deployment {name}'s pods request {cpu} CPU and {memory}",
@@ -768,10 +845,22 @@ def _pods_ready(check_id: str, name: str, count: int, on: Callable[[observe.Node
         holding.seconds(None)
         if bad and not _rolling(dep):
             return failed(expected, f"{len(bad)} Ready on other nodes: {_describe_nodes(bad)}",
-                          misplaced_hint, where)
+                          _leftover_hint(ctx, bad) or misplaced_hint, where)
         return waiting(expected, progress, "the pods are starting (or rolling out)", where)
 
     return _check(check_id, title, _with_deployment(name, fn), options, wait_s=READY_WAIT_S)
+
+
+def _leftover_hint(ctx, infos: Iterable[observe.NodeInfo]) -> str | None:
+    """When pods sit on a NodePool another lesson owns, that lesson is in the way, not the
+    learner's selector: name it and how to clear it."""
+    for info in infos:
+        owner = lessons.pool_owner(info.nodepool) if info.nodepool else None
+        if owner is not None and owner != ctx.lesson:
+            return (f"lesson {owner}'s NodePool {info.nodepool} is still in the cluster and "
+                    f"its untainted nodes' spare room took some of these pods: clear it with "
+                    f"`make reset-lesson-{owner}`, then check again")
+    return None
 
 
 def pods_ready_on_pool(check_id: str, name: str, count: int, pool: str,

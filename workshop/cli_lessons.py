@@ -10,12 +10,12 @@ import json
 import sys
 
 from . import cli, grading, kube, lessons
-from .errors import WorkshopError
 
 
-def _unknown(exc: grading.UnknownExercise) -> int:
-    print(f"error: {exc}\n  fix: `make check-lesson-N` takes a lesson number from the list above",
-          file=sys.stderr)
+def _unknown(exc: grading.UnknownExercise, verb: str) -> int:
+    named = "a lesson that exists" if verb == "reset" else "a lesson and exercise that exist"
+    print(f"error: {exc}\n  fix: e.g. `make {verb}-lesson-1`, or `workshop {verb} 1"
+          f"{' --exercise 1.2' if verb != 'reset' else ''}` with {named}", file=sys.stderr)
     return 2
 
 
@@ -29,13 +29,19 @@ def _live_line(result: grading.Result) -> None:
 @cli.verb("check")
 def _check(args) -> int:
     try:
-        target = args.exercise or args.lesson
+        # Everything named must exist (and agree) before anything is graded.
+        if args.exercise:
+            target = lessons.exercise_of(lessons.lesson_number(args.lesson), args.exercise).id
+        elif "." in args.lesson:  # `workshop check 1.2` grades one exercise
+            target = grading.find_exercise(args.lesson).id
+        else:
+            target = str(lessons.lesson_number(args.lesson))
         report = lessons.grade(target, on_progress=None if args.json else _live_line,
                                wait=not args.no_wait)
     except grading.UnknownExercise as exc:
         if args.json:
             print(json.dumps({"error": str(exc)}))
-        return _unknown(exc)
+        return _unknown(exc, "check")
     if sys.stderr.isatty() and not args.json:
         sys.stderr.write("\r" + " " * 80 + "\r")
     if args.json:
@@ -48,12 +54,10 @@ def _check(args) -> int:
 @cli.verb("reset")
 def _reset(args) -> int:
     try:
-        done = lessons.reset(int(args.lesson))
+        n = lessons.lesson_number(args.lesson)
     except grading.UnknownExercise as exc:
-        return _unknown(exc)
-    except ValueError:
-        raise WorkshopError(f"`{args.lesson}` is not a lesson number", fix="e.g. `make reset-lesson-1`")
-    n = int(args.lesson)
+        return _unknown(exc, "reset")
+    done = lessons.reset(n)
     print(f"Lesson {n} reset: removed {', '.join(done)}." if done else
           f"Lesson {n} had nothing in the cluster to remove.")
     print("  (your notebooks and files are untouched)")
@@ -63,17 +67,17 @@ def _reset(args) -> int:
 @cli.verb("solve")
 def _solve(args) -> int:
     try:
-        n = int(args.lesson)
-        kube.require_cluster()
-        reports = lessons.solve(
-            n, args.exercise,
-            on_applied=lambda ex, applied: print(f"{ex}: " + ", ".join(str(a) for a in applied)),
-            on_graded=lambda r: print(grading.render_text(r, color=sys.stdout.isatty())),
-        )
+        n = lessons.lesson_number(args.lesson)
+        if args.exercise:
+            lessons.exercise_of(n, args.exercise)  # before touching the cluster
     except grading.UnknownExercise as exc:
-        return _unknown(exc)
-    except ValueError:
-        raise WorkshopError(f"`{args.lesson}` is not a lesson number", fix="e.g. `make solve-lesson-1`")
+        return _unknown(exc, "solve")
+    kube.require_cluster()
+    reports = lessons.solve(
+        n, args.exercise,
+        on_applied=lambda ex, applied: print(f"{ex}: " + ", ".join(str(a) for a in applied)),
+        on_graded=lambda r: print(grading.render_text(r, color=sys.stdout.isatty())),
+    )
     return max((grading.exit_code(r) for r in reports), default=0)
 
 
@@ -83,7 +87,8 @@ def _progress(args) -> int:
     kube.require_cluster()
     rows = []
     for n in grading.lesson_numbers():
-        report = lessons.grade(n, wait=False)
+        # Reads the progress record, never writes it: looking must not change the answer.
+        report = lessons.grade(n, wait=False, record=False)
         rows.append((n, report))
     if args.json:
         print(json.dumps([grading.to_json(r) for _, r in rows]))

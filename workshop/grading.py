@@ -17,6 +17,18 @@ Five statuses, and what each one tells a learner:
     missing  the object is not there (or we could not check it yet: see depends_on)
     waiting  not there *yet* (Karpenter is still working); polled until a deadline
     error    the cluster or the checker broke; the message says what to do
+
+Exercises that undo earlier ones (`undoes=`). Some exercises take back, by design, the state
+an earlier one asked for: lesson 1's 1.3 scales `inflate` to zero, which undoes the 5 Ready
+replicas of 1.1 and 1.2. A lesson says so on the later exercise:
+
+    Exercise("1.3", "Scale inflate to zero", [...], undoes=["1.1", "1.2"])
+
+When a whole lesson is graded, carry_undone() shows an undone exercise as passed only if
+it passed before (the progress record) AND an exercise declaring `undoes` for it passes
+now. Nothing else is ever carried: any other earlier exercise that fails now shows as
+failing. `undoes` names earlier exercises of the same lesson; anything else is an
+authoring error raised when the lesson module is imported.
 """
 
 from __future__ import annotations
@@ -40,7 +52,7 @@ __all__ = [
     "CheckError", "ClusterUnavailable", "Check", "Exercise", "Lesson",
     "UnknownExercise", "register", "get_lesson", "load_lesson", "find_exercise",
     "lesson_numbers", "ExerciseReport", "Report", "run", "render_text", "render_html",
-    "to_json", "exit_code",
+    "to_json", "exit_code", "carry_undone",
 ]
 
 
@@ -162,6 +174,9 @@ class Exercise:
     id: str  # "1.1": lesson number, dot, exercise
     title: str
     checks: list[Check]
+    # Earlier exercises of this lesson whose state this one takes back by design (see the
+    # module docstring): their recorded passes carry over only while this one passes.
+    undoes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # Authoring mistakes fail at import time (and in the lesson tests), not in
@@ -193,9 +208,15 @@ class Lesson:
         ids = [ex.id for ex in self.exercises]
         if len(set(ids)) != len(ids):
             raise ValueError(f"lesson {self.number}: duplicate exercise ids in {ids}")
-        for ex in self.exercises:
+        for i, ex in enumerate(self.exercises):
             if ex.lesson != self.number:  # find_exercise("1.1") looks in lesson 1
                 raise ValueError(f"exercise {ex.id} does not belong to lesson {self.number}")
+            earlier = ids[:i]
+            for undone in ex.undoes:
+                if undone not in earlier:
+                    raise ValueError(
+                        f"exercise {ex.id} undoes {undone!r}, which is not an earlier exercise "
+                        f"of lesson {self.number} (earlier: {', '.join(earlier) or 'none'})")
 
 
 # --------------------------------------------------------------------------- registry
@@ -434,6 +455,32 @@ def run(target: Lesson | Exercise, ctx: Any, *, clock: Callable[[], float] = tim
                 on_progress(result)
         report.exercises.append(ExerciseReport(ex.id, ex.title, results))
     return report
+
+
+def carry_undone(report: Report, lesson: Lesson, done: dict[str, str]) -> Report:
+    """`report` (a whole lesson's) with undone exercises shown as passed, where allowed.
+
+    `done` maps exercise ids to when they last passed (the progress record). An exercise
+    that fails now is carried only if it is in `done` and a later exercise that passes
+    now declares `undoes` for it; its failing results become passes that say so.
+    """
+    by_id = {ex.id: ex for ex in lesson.exercises}
+    passing_now = [ex.id for ex in report.exercises if ex.passed]
+    exercises = list(report.exercises)
+    for i, ex in enumerate(exercises):
+        if ex.passed or ex.id not in done:
+            continue
+        undoers = [e for e in passing_now
+                   if e in by_id and ex.id in by_id[e].undoes]
+        if not undoers:
+            continue
+        note = (f"passed at {done[ex.id]}; {undoers[0]} undoes this state by design "
+                "(accepted)")
+        exercises[i] = replace(ex, results=[
+            r if r.status is Status.PASS else replace(
+                r, status=Status.PASS, points=r.max_points, found=note, hint="", event=None)
+            for r in ex.results])
+    return replace(report, exercises=exercises)
 
 
 # -------------------------------------------------------------------------- renderers

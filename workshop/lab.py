@@ -53,7 +53,23 @@ def use_lesson(n: int) -> None:
     """Set the lesson whose namespace %%apply uses by default."""
     _state["lesson"] = n
     _display_html(f"<b>Lesson {n:02d}</b>: objects without a namespace go to "
-                  f"<code>{lessons.namespace(n)}</code>.")
+                  f"<code>{lessons.namespace(n)}</code>." + _leftovers_note(n))
+
+
+def _leftovers_note(n: int) -> str:
+    """What other lessons left in the cluster (it can take room this lesson's pods would
+    get), with the command that clears each; nothing when the cluster is not up yet."""
+    try:
+        left = lessons.leftovers(besides=n)
+    except WorkshopError:
+        return ""
+    if not left:
+        return ""
+    items = "".join(f"<li>lesson {m}: {html.escape(', '.join(what))} — "
+                    f"<code>make reset-lesson-{m}</code> clears it</li>"
+                    for m, what in sorted(left.items()))
+    return ("<br>Other lessons left these in the cluster; their nodes' spare room can take "
+            f"this lesson's pods:<ul style='margin:2px 0'>{items}</ul>")
 
 
 def _default_namespace(exercise: str | None) -> str:
@@ -165,8 +181,19 @@ def _apply_magic(line: str, cell: str) -> None:
 # ---------------------------------------------------------------- check
 
 
-def check(exercise: str, wait: bool = True) -> grading.Report | None:
-    """Grade one exercise (e.g. "1.1") or a whole lesson ("1") and show the result."""
+def check(exercise: str | int | None = None, wait: bool = True) -> grading.Report | None:
+    """Grade one exercise (e.g. "1.1") or a whole lesson ("1") and show the result.
+
+    With no argument: the whole lesson chosen with use_lesson(N).
+    """
+    if exercise is None:
+        exercise = _state["lesson"]
+    if exercise is None:
+        _error_box(WorkshopError("check() needs to know what to grade",
+                                 fix='call use_lesson(N) first, or name it: check("1.1")'))
+        if solution_mode():
+            raise TypeError("check() without an argument needs use_lesson(N) first")
+        return None
     handle = _live_handle()
 
     def progress(result: grading.Result) -> None:

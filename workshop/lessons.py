@@ -26,6 +26,34 @@ def namespace(n: int) -> str:
     return f"lesson-{n:02d}"
 
 
+def lesson_number(text: str | int) -> int:
+    """The lesson a learner named ("1", 1), or UnknownExercise saying what exists."""
+    try:
+        n = int(str(text).strip())
+    except ValueError:
+        raise grading.UnknownExercise(f"`{text}` is not a lesson number") from None
+    grading.get_lesson(n)  # raises UnknownExercise with the list of lessons
+    return n
+
+
+def exercise_of(n: int, exercise_id: str) -> grading.Exercise:
+    """Exercise `exercise_id` of lesson n, or UnknownExercise (it does not exist, or it
+    belongs to another lesson than the one named)."""
+    ids = ", ".join(e.id for e in grading.get_lesson(n).exercises)
+    try:
+        ex = grading.find_exercise(exercise_id)
+    except grading.UnknownExercise:
+        if str(exercise_id).strip().split(".")[0] == str(n):
+            raise  # "no exercise 1.9; lesson 1 has ..."
+        raise grading.UnknownExercise(
+            f"no exercise {str(exercise_id).strip()} in lesson {n} (it has {ids})") from None
+    if ex.lesson != n:
+        raise grading.UnknownExercise(
+            f"exercise {ex.id} belongs to lesson {ex.lesson}, not lesson {n} "
+            f"(lesson {n} has {ids})")
+    return ex
+
+
 def module(n: int) -> ModuleType:
     grading.get_lesson(n)  # raises UnknownExercise with the list of lessons
     return importlib.import_module(f"checks.lesson_{n:02d}")
@@ -36,6 +64,36 @@ def nodepools(n: int) -> list[str]:
     # A lesson must never name a platform default: reset would delete it.
     assert not set(names) & set(platform.DEFAULT_NODEPOOLS), names
     return names
+
+
+def pool_owner(pool: str) -> int | None:
+    """The lesson whose contract names NodePool `pool` (its NODEPOOLS), or None."""
+    for n in grading.lesson_numbers():
+        if pool in nodepools(n):
+            return n
+    return None
+
+
+def leftovers(besides: int) -> dict[int, list[str]]:
+    """What the other lessons left in the cluster that can get in lesson `besides`'s way:
+    their NodePools (spare room on an untainted node takes any pod) and the pods still
+    in their namespaces. {lesson: ["NodePool team-payments (2 nodes)", "4 pods in lesson-02"]}"""
+    found: dict[int, list[str]] = {}
+    for n in grading.lesson_numbers():
+        if n == besides:
+            continue
+        what = []
+        for pool in nodepools(n):
+            if kube.get(platform.NODEPOOL_API, "NodePool", pool) is not None:
+                count = len(observe.nodes(f"{observe.NODEPOOL_LABEL}={pool}"))
+                what.append(f"NodePool {pool} ({count} node{'' if count == 1 else 's'})")
+        pods = [p for p in observe.pods(namespace(n))
+                if not p["metadata"].get("deletionTimestamp")]
+        if pods:
+            what.append(f"{len(pods)} pod{'' if len(pods) == 1 else 's'} in {namespace(n)}")
+        if what:
+            found[n] = what
+    return found
 
 
 class Context:
@@ -60,7 +118,8 @@ class Context:
 # Exercises build on each other: 1.3 scales `inflate` to zero, which undoes the 5 Ready
 # replicas 1.1 asked for. So a finished lesson would never grade as finished. Each pass is
 # recorded (per cluster, in .workshop/progress.json); when a whole lesson is graded, an
-# exercise that passed earlier counts as done if a LATER exercise of the lesson passes now.
+# exercise that passed earlier counts as done only where the lesson declares that a later
+# exercise passing now undoes it (`undoes=` in checks/lesson_NN.py; grading.carry_undone).
 # Reset forgets the lesson's record.
 
 PROGRESS_FILE = paths.PROGRESS
@@ -94,31 +153,19 @@ def forget(n: int) -> None:
     _save_progress(data)
 
 
-def _carry_earlier_passes(report: grading.Report) -> grading.Report:
-    done = _load_progress()
-    exercises = list(report.exercises)
-    for i, ex in enumerate(exercises):
-        later_passed = any(e.passed for e in exercises[i + 1:])
-        if ex.passed or ex.id not in done or not later_passed:
-            continue
-        note = (f"passed at {done[ex.id]}; a later exercise changed this state "
-                "(accepted)")
-        exercises[i] = replace(ex, results=[
-            r if r.status is grading.Status.PASS else replace(
-                r, status=grading.Status.PASS, points=r.max_points, found=note, hint="",
-                event=None)
-            for r in ex.results])
-    return replace(report, exercises=exercises)
-
-
 def grade(target: str | int, on_progress: Callable | None = None,
-          wait: bool = True) -> grading.Report:
-    """Grade a lesson (int or "1") or one exercise ("1.2")."""
+          wait: bool = True, record: bool = True) -> grading.Report:
+    """Grade a lesson (int or "1") or one exercise ("1.2").
+
+    record=False only reads the progress record (the instructor's `workshop progress`
+    must not change what it reports on).
+    """
     report = _grade_live(target, on_progress, wait)
-    if not report.broken:
+    if record and not report.broken:
         _record(report)
     if "." not in str(target) and not report.broken:
-        report = _carry_earlier_passes(report)
+        lesson = grading.get_lesson(report.lesson)
+        report = grading.carry_undone(report, lesson, _load_progress())
     return report
 
 
@@ -239,11 +286,15 @@ def _wait_rolled_out(applied: list[kube.Applied], timeout_s: float) -> None:
 def solve(n: int, exercise: str | None = None,
           on_applied: Callable[[str, list], None] | None = None,
           on_graded: Callable[[grading.Report], None] | None = None) -> list[grading.Report]:
-    """Apply each exercise's reference solution in order, grading each before the next."""
+    """Apply each exercise's reference solution in order, grading each before the next.
+
+    With `exercise`, only that one; it must be an exercise of lesson n (UnknownExercise).
+    """
     lesson = grading.get_lesson(n)
+    only = exercise_of(n, exercise).id if exercise else None
     reports = []
     for ex in lesson.exercises:
-        if exercise and ex.id != exercise:
+        if only and ex.id != only:
             continue
         applied = apply_solution(ex.id)
         if on_applied:

@@ -105,6 +105,9 @@ def _undo(m: Mistake, namespaces_before: set[str]) -> None:
             # removes them; `make up` below then restores the platform's values.
             kube.apply([{"apiVersion": obj["apiVersion"], "kind": obj["kind"],
                          "metadata": {"name": meta["name"]}}], field_manager=MANAGER)
+    # Setup from another lesson (its leftovers in this lesson's way): that lesson's reset.
+    for other in sorted({int(e.split(".")[0]) for e in m.setup} - {m.lesson}):
+        lessons.reset(other)
     if m.action or m.delete or m.lesson == 0:
         lifecycle.up()
 

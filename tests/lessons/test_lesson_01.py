@@ -48,6 +48,22 @@ def test_reset_after_1_1_does_not_pass_1_3(cluster):
     assert scaled.id == "1.3.scaled" and scaled.status is not grading.Status.PASS, scaled
 
 
+def test_use_lesson_lists_what_other_lessons_left(cluster, capsys):
+    from workshop import lab
+
+    lessons.reset(2)
+    lessons.apply_solution("2.1")  # a NodePool is enough: its nodes would take pods
+    try:
+        lab.use_lesson(1)
+        shown = capsys.readouterr().out
+        assert "lesson 2: NodePool team-payments (0 nodes)" in shown, shown
+        assert "make reset-lesson-2" in shown
+    finally:
+        lessons.reset(2)
+    lab.use_lesson(1)
+    assert "Other lessons" not in capsys.readouterr().out
+
+
 # The tests every lesson shares (its reference solution, each of its mistakes), imported
 # last so pytest runs them after the start-state test above.
 from lesson_harness import (  # noqa: E402,F401
@@ -61,7 +77,7 @@ def test_finished_lesson_grades_as_finished_and_reset_forgets(cluster):
     lessons.solve(1)
     whole = lessons.grade(1)
     assert whole.passed, grading.render_text(whole)
-    carried = [r for r in whole.results if "later exercise changed this state" in r.found]
+    carried = [r for r in whole.results if "1.3 undoes this state" in r.found]
     assert {r.id.rsplit(".", 1)[0] for r in carried} == {"1.1", "1.2"}
     alone = lessons.grade("1.1", wait=False)  # one exercise alone: the live state only
     assert not alone.passed

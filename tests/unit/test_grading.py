@@ -467,3 +467,57 @@ def test_no_checks_package_at_all(registry):
     with pytest.raises(g.UnknownExercise) as err:
         g.get_lesson(0)
     assert str(err.value) == "no lesson 0; no lessons are installed"
+
+
+# ------------------------------------------------------------------- undoes / carrying
+
+
+def lesson_with_undo(undoes=("1.1",)):
+    return g.Lesson(1, "one", [
+        exercise("1.1", check("1.1.a", ok), check("1.1.b", ok)),
+        exercise("1.2", check("1.2.a", ok)),
+        g.Exercise("1.3", "scale to zero", [check("1.3.a", ok)], undoes=list(undoes)),
+    ])
+
+
+def graded(lesson, failing: set[str]):
+    """Run `lesson` with the checks in `failing` failing (a fake cluster state)."""
+    def swap(c):
+        return g.Check(c.id, c.title, bad if c.id in failing else ok)
+    lesson = g.Lesson(lesson.number, lesson.title, [
+        g.Exercise(e.id, e.title, [swap(c) for c in e.checks], e.undoes)
+        for e in lesson.exercises])
+    return g.run(lesson, None, clock=FakeTime().clock, sleep=FakeTime().sleep)
+
+
+def test_undone_exercise_is_carried_only_while_its_undoer_passes():
+    lesson = lesson_with_undo()
+    report = graded(lesson, {"1.1.b"})
+    carried = g.carry_undone(report, lesson, {"1.1": "10:00"})
+    first = carried.exercises[0]
+    assert first.passed and carried.passed
+    assert first.results[0].found == "5"  # a live pass is left as it was
+    assert first.results[1].found == "passed at 10:00; 1.3 undoes this state by design (accepted)"
+    assert "accepted" in g.render_text(carried)
+    # The undoing exercise fails now: nothing is carried.
+    report = graded(lesson, {"1.1.b", "1.3.a"})
+    assert not g.carry_undone(report, lesson, {"1.1": "10:00"}).exercises[0].passed
+
+
+def test_never_passed_or_undeclared_exercises_show_their_failure():
+    lesson = lesson_with_undo(undoes=["1.1"])
+    report = graded(lesson, {"1.1.a", "1.2.a"})
+    # 1.1 never passed before: it is not carried, even though 1.3 undoes it.
+    assert not g.carry_undone(report, lesson, {}).exercises[0].passed
+    # 1.2 passed before and a later exercise passes, but nothing declares it undone.
+    carried = g.carry_undone(report, lesson, {"1.1": "10:00", "1.2": "10:01"})
+    assert carried.exercises[0].passed
+    second = carried.exercises[1].results[0]
+    assert second.status is g.Status.FAIL and second.hint == "look at .spec.replicas"
+    assert not carried.passed
+
+
+def test_undoes_must_name_an_earlier_exercise_of_the_lesson():
+    for wrong in (["1.3"], ["1.4"], ["2.1"], ["1.1", "1.9"]):
+        with pytest.raises(ValueError, match="not an earlier exercise of lesson 1"):
+            lesson_with_undo(undoes=wrong)
