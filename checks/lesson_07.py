@@ -1,7 +1,8 @@
 """Lesson 07, disruption: consolidation, drift under a budget, do-not-disrupt, expiry.
 
-The exercises build on each other: 7.2 drifts the nodes 7.1 consolidated, 7.3 drifts again
-around `precious`, so a finished lesson grades earlier exercises by their recorded pass.
+The exercises build on each other: 7.2 drifts the node 7.1 consolidated to (7.1 still holds:
+one node of the cheapest type), and 7.3 undoes both: `precious` adds a node to `steady`, and a
+second drift leaves the pool at revision "3".
 """
 
 from workshop import checkers as c
@@ -52,7 +53,9 @@ LESSON = grading.Lesson(7, "Disruption", [
                              depends_on=["7.3.deployment", "7.3.replicas"]),
         d.node_not_replaced("7.3.kept", PRECIOUS, STEADY,
                             depends_on=["7.3.annotation", "7.3.ready"]),
-    ]),
+        # precious's node joins steady (7.1 ends with one node) and revision "3" replaces
+        # the "2" that 7.2 asked every node to carry.
+    ], undoes=["7.1", "7.2"]),
     grading.Exercise("7.4", "Expiry: a short-lived node is replaced, its workload runs on", [
         c.nodepool_exists("7.4.nodepool", SHORT),
         c.nodepool_ready("7.4.ready", SHORT, depends_on=["7.4.nodepool"]),

@@ -65,7 +65,9 @@ from lesson_harness import (  # noqa: E402,F401
 
 
 def test_finished_lesson_grades_as_finished(cluster):
-    # Runs right after the reference solution: 7.2 and 7.3 changed what 7.1 left (one node),
-    # yet a lesson solved in order grades as finished.
+    # Runs right after the reference solution: 7.3 declares it undoes 7.1 (precious adds a
+    # node) and 7.2 (revision "3"), yet a lesson solved in order grades as finished.
     whole = lessons.grade(7)
     assert whole.passed, grading.render_text(whole)
+    carried = {r.id.rsplit(".", 1)[0] for r in whole.results if "undoes" in r.found}
+    assert carried == {"7.1", "7.2"}, grading.render_text(whole)
