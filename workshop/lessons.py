@@ -225,10 +225,25 @@ def reset(n: int, timeout_s: float = 60) -> list[str]:
         left_pods = observe.pods(ns)
         left_claims = [c for p in pools for c in observe.nodeclaims(p)]
         if not left_pods and not left_claims:
+            _delete_orphan_nodes(pools)
             return done
         time.sleep(0.2)
     raise WorkshopError(f"reset of lesson {n} did not finish within {timeout_s:.0f}s",
                         fix="run it again; `make status` checks Karpenter is running")
+
+
+def _delete_orphan_nodes(pools: list[str]) -> None:
+    """Delete the pools' Nodes that outlived their NodeClaims (not waited for).
+
+    Karpenter's kwok provider creates a Node from a goroutine after the NodeClaim
+    (kwok/cloudprovider/cloudprovider.go, Create); on a busy machine a NodeClaim deleted right
+    after launch (a reset, a replacement Karpenter gave up) can see its Node appear later,
+    with no NodeClaim and nothing that ever removes it. Such a Node would take the next run's
+    pods. (On EKS the AWS provider garbage-collects instances without a NodeClaim.)
+    """
+    for pool in pools:
+        for node in observe.nodes(f"{observe.NODEPOOL_LABEL}={pool}"):
+            kube.delete("v1", "Node", node["metadata"]["name"])
 
 
 # ---------------------------------------------------------------- solutions
