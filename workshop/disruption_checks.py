@@ -30,6 +30,15 @@ EXPIRY_WAIT_S = MAX_EXPIRE_AFTER_S + 75
 CAPACITY_TYPE = "karpenter.sh/capacity-type"
 
 
+def _claimed_nodes(pool: str, claims: list[dict]) -> dict[str, observe.NodeInfo]:
+    """The pool's Nodes that belong to a NodeClaim. Karpenter's kwok provider creates Nodes
+    from a goroutine; on a busy machine a NodeClaim deleted right after launch can leave a
+    Node behind, still tainted unregistered, that no pod uses and nothing removes."""
+    names = {disruption.node_name(c) for c in claims}
+    return {n: i for n, i in observe.node_infos(f"{observe.NODEPOOL_LABEL}={pool}").items()
+            if n in names}
+
+
 def _where(pool: str, field: str = "") -> str:
     return f"NodePool {pool}" + (f" {field}" if field else "")
 
@@ -143,9 +152,10 @@ def nodepool_template_label_changed(check_id: str, name: str, key: str, value: s
             return passed(expected, found, where)
         # A node made from a template with the label has it on its NodeClaim too; one
         # labelled by hand has it on the Node only.
-        born_with = {disruption.node_name(c) for c in observe.nodeclaims(name)
+        claims = observe.nodeclaims(name)
+        born_with = {disruption.node_name(c) for c in claims
                      if ((c["metadata"].get("labels") or {}).get(key)) == value}
-        by_hand = [n for n in observe.node_infos(f"{observe.NODEPOOL_LABEL}={name}").values()
+        by_hand = [n for n in _claimed_nodes(name, claims).values()
                    if n.labels.get(key) == value and n.name not in born_with]
         if by_hand:
             return failed(expected, f"{found}; yet {_plural(len(by_hand), 'node')} carry "
@@ -230,7 +240,7 @@ def pool_consolidated_to_cheapest(check_id: str, pool: str, app: str,
                           "check the requests", where)
         expected = f"1 node, {best.instance_type} (the cheapest on-demand type holding {cpu}m CPU)"
         claims = observe.nodeclaims(pool)
-        infos = observe.node_infos(f"{observe.NODEPOOL_LABEL}={pool}")
+        infos = _claimed_nodes(pool, claims)
         types = sorted(i.instance_type for i in infos.values())
         mine = {p["metadata"]["uid"] for p in observe.pods(ctx.namespace, _selector(dep))}
         others = [p["metadata"]["name"] for p in kube.list_("v1", "Pod")
@@ -278,7 +288,7 @@ def nodes_replaced_with_label(check_id: str, pool: str, key: str, value: str,
         if np is None or not claims:
             return failed(expected, "no nodes", f"nothing runs on {pool}: do the earlier "
                           "exercise first (its Deployment keeps nodes there)", where)
-        infos = observe.node_infos(f"{observe.NODEPOOL_LABEL}={pool}")
+        infos = _claimed_nodes(pool, claims)
         old = [c for c in claims if disruption.deleting(c) or disruption.drifted(c, np)
                or not disruption.node_name(c)]
         unlabelled = [n for n in infos.values() if n.labels.get(key) != value]
@@ -404,7 +414,7 @@ def node_expired_and_replaced(check_id: str, pool: str, others: Collection[str] 
                           f"whose pods run on {pool} nodes (select its label)", where)
         np = disruption.nodepool(pool)
         claims = observe.nodeclaims(pool)
-        infos = observe.node_infos(f"{observe.NODEPOOL_LABEL}={pool}")
+        infos = _claimed_nodes(pool, claims)
         want = sum(_replicas(d) for d in deps)
         pods = [p for d in deps for p in observe.pods(ctx.namespace, _selector(d))
                 if not p["metadata"].get("deletionTimestamp")]
