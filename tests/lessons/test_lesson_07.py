@@ -35,9 +35,9 @@ def test_label_changed_on_nodes_by_hand_is_not_drift(cluster):
                           "containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10",
                                           "resources": {"requests": {"cpu": "100m"}}}]}}],
                field_manager="lesson-tests")
-    node = kube.wait_until(lambda: observe.nodes("karpenter.sh/nodepool=steady"), 60, 0.5,
-                           "a steady node")[0]
-    kube.call(kube.core().patch_node, node["metadata"]["name"],
+    # Ready: its node is registered to its NodeClaim (a Node alone is not yet the pool's).
+    pod = observe.wait_pods_ready("lesson-07", None, 1, 60)[0]
+    kube.call(kube.core().patch_node, pod["spec"]["nodeName"],
               {"metadata": {"labels": {"revision": "2"}}})
     r = grade_checks("7.2", ["7.2.revision"])["7.2.revision"]
     assert r.status is grading.Status.FAIL, r
