@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 PYTHON ?= $(shell command -v python3.11 || command -v python3 || echo python3)
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down status lab test test-unit bench catalog progress clean-cluster clean-cache reinstall
+.PHONY: help install up down status lab test test-unit bench catalog progress clean-cluster clean-cache reinstall board join doctor
 
 help: ## this list
 	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -58,6 +58,19 @@ solve-lesson-%: $(STAMP) ## apply lesson N's reference solutions (instructors)
 
 progress: $(STAMP) ## instructor view: every lesson's score on this cluster
 	@$(WORKSHOP) progress
+
+# The room. Values travel as environment variables and are expanded by the shell inside
+# quotes, so a name like "O'Brien; rm -rf" is only ever a name.
+arg = $(if $(filter command line,$(origin $(1))),$(2) "$$$(1)")
+
+board: $(STAMP) ## instructors: the room's live board (HOST=0.0.0.0 for the room's network, PORT=8765)
+	@$(WORKSHOP) board $(call arg,HOST,--host) $(call arg,PORT,--port) $(call arg,STUCK_MINUTES,--stuck-minutes) $(if $(NEW_KEY),--new-key)
+
+join: $(STAMP) ## send your checks to the instructor's board: make join ROOM=<url> CODE=<code> NAME=<name>
+	@$(WORKSHOP) join $(call arg,ROOM,--room) $(call arg,CODE,--code) $(call arg,NAME,--name)
+
+doctor: $(STAMP) ## is this machine ready for class? (Python, disk, memory, registries, ports)
+	@$(WORKSHOP) doctor
 
 catalog: $(STAMP) ## regenerate cluster/catalog/instance-types.json from the table
 	@$(WORKSHOP) catalog

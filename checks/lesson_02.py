@@ -20,18 +20,14 @@ AFTER_APP = {"depends_on": ["2.2.deployment"]}
 
 LESSON = grading.Lesson(2, "Your own NodePool", [
     grading.Exercise("2.1", "NodePool team-payments", [
-        c.nodepool_exists("2.1.nodepool", POOL),
-        c.nodepool_uses_nodeclass("2.1.nodeclass", POOL, **AFTER_POOL),
-        c.nodepool_ready("2.1.ready", POOL, **AFTER_POOL),
+        *c.learner_nodepool("2.1", POOL),
         c.nodepool_admits_exactly("2.1.offerings", POOL, ASKED,
                                   title="admits exactly arm64 spot m6g and c6g", **AFTER_POOL),
         c.nodepool_template_labels("2.1.labels", POOL, LABEL, **AFTER_POOL),
         c.nodepool_limits("2.1.limits", POOL, {"cpu": "16", "memory": "64Gi"}, **AFTER_POOL),
     ]),
     grading.Exercise("2.2", "payments-api runs on team-payments nodes", [
-        c.deployment_in_namespace("2.2.deployment", APP),
-        c.deployment_replicas("2.2.replicas", APP, 4, **AFTER_APP),
-        c.container_requests("2.2.requests", APP, cpu="500m", memory="512Mi", **AFTER_APP),
+        *c.learner_deployment("2.2", APP, 4, cpu="500m", memory="512Mi"),
         c.pod_template_requires_label(
             "2.2.selector", APP, "team", ["payments"], **AFTER_APP,
             unconstrained_hint="no selector: nothing keeps these pods on the team's nodes "

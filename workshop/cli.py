@@ -48,6 +48,8 @@ def _up(args) -> int:
           f"Karpenter {r.karpenter}).")
     if changed:
         print("  applied: " + ", ".join(changed))
+    if r.orphans_removed:
+        print("  removed nodes whose NodeClaim was gone: " + ", ".join(r.orphans_removed))
     print(f"  NodePools: {lifecycle.nodepool_note()}")
     print(f"  ports: {lifecycle.port_note()}")
     print("  use it from a terminal:")
@@ -153,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
 def _load_extra_verbs() -> None:
     # Imported for their side effect of registering verbs; kept apart so the cluster
     # verbs work even if a lesson module is broken.
-    for mod in ("workshop.cli_lessons", "workshop.bench"):
+    for mod in ("workshop.cli_lessons", "workshop.cli_platform", "workshop.cli_views",
+                "workshop.bench", "workshop.cli_board"):
         try:
             __import__(mod)
         except ModuleNotFoundError as exc:

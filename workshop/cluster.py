@@ -10,6 +10,7 @@ naming the process that holds a needed port, and judging readiness by /readyz (k
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -43,12 +44,46 @@ def exists() -> bool:
 
 
 def render_config(bin_dir: Path, versions: Versions) -> str:
-    """The kwokctl config for this checkout (pure: unit-tested without a cluster)."""
+    """The kwokctl config for this checkout (pure: unit-tested without a cluster).
+
+    kwok's Stages follow verbatim: their Go templates are full of `$`, which the
+    placeholders of the kwokctl template must not touch.
+    """
     text = paths.KWOKCTL_TEMPLATE.read_text()
-    return Template(text).substitute(
+    config = Template(text).substitute(
         bin=str(bin_dir), kube_version=versions.kubernetes,
         cache=str(paths.KWOK_WORKDIR / "cache"),
     )
+    return config.rstrip("\n") + "\n---\n" + paths.KWOK_STAGES.read_text()
+
+
+def _stage_templates(docs: list) -> dict[str, str]:
+    """Each Stage's name -> its status template: what decides how kwok fakes a node or pod."""
+    return {d["metadata"]["name"]: str(((d.get("spec") or {}).get("next") or {})
+                                       .get("statusTemplate") or "").strip()
+            for d in docs if isinstance(d, dict) and d.get("kind") == "Stage"}
+
+
+def refresh_stages() -> bool:
+    """Give a cluster created before cluster/kwok-stages.yaml changed the current Stages.
+
+    kwokctl copies the Stages into the cluster's kwok.yaml once, at create, and the kwok
+    controller reads them from there at start. Rewriting them (and restarting kwok) heals
+    an older cluster in place: no learner has to delete theirs. True if kwok.yaml changed.
+    """
+    path = cluster_dir() / "kwok.yaml"
+    try:
+        docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+    except (OSError, yaml.YAMLError) as exc:
+        raise corrupted(f"cannot read {path}: {exc}") from None
+    ours = [d for d in yaml.safe_load_all(paths.KWOK_STAGES.read_text()) if d is not None]
+    if _stage_templates(docs) == _stage_templates(ours):
+        return False
+    kept = [d for d in docs if not (isinstance(d, dict) and d.get("kind") == "Stage")]
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump_all(kept + ours, sort_keys=False))
+    os.replace(tmp, path)
+    return True
 
 
 def _kwokctl(bin_dir: Path, *args: str, timeout_s: float = 300) -> str:
@@ -137,6 +172,52 @@ def components() -> list[Component]:
     return result
 
 
+def _ours(proc) -> bool:
+    """A process started for THIS cluster: kwokctl passes every component paths inside its
+    cluster folder (config, kubeconfig, certificates, etcd's data), and each worktree or
+    state folder has its own, while the binaries are shared by all of them."""
+    inside = str(cluster_dir()) + os.sep
+    try:
+        return any(inside in arg for arg in proc.cmdline()[1:])
+    except procs.psutil.Error:
+        return False
+
+
+def strays() -> dict[str, list[int]]:
+    """Each component's live processes for this cluster that its pid file does not name
+    (a concurrent or interrupted `kwokctl start` leaves such)."""
+    found: dict[str, list[int]] = {}
+    for name, binary in COMPONENTS.items():
+        recorded = procs.read_pid(cluster_dir() / "pids" / f"{name}.pid")
+        pids = [p.pid for p in procs.find(binary, _ours) if p.pid != recorded]
+        if pids:
+            found[name] = pids
+    return found
+
+
+def _adopt_strays() -> list[str]:
+    """Point a dead component's pid file at its live process, if one runs: it holds the
+    component's ports, so starting another would only fail on them."""
+    adopted = []
+    for name, pids in strays().items():
+        pid_file = cluster_dir() / "pids" / f"{name}.pid"
+        if procs.is_running(procs.read_pid(pid_file), COMPONENTS[name]):
+            continue  # the recorded one runs: the others are surplus, `down` stops them
+        pid_file.parent.mkdir(parents=True, exist_ok=True)
+        pid_file.write_text(str(pids[0]))
+        adopted.append(name)
+    return adopted
+
+
+def _stop_strays() -> list[str]:
+    stopped = []
+    for name, pids in strays().items():
+        for pid in pids:
+            if procs.terminate(pid, COMPONENTS[name]):
+                stopped.append(name)
+    return stopped
+
+
 def _clear_stale_pids() -> None:
     """Remove pid files whose pid is dead or belongs to another program.
 
@@ -207,14 +288,15 @@ def up(bin_dir: Path, versions: Versions, timeout_s: float = 90) -> str:
     action = "running"
     kwok_restarted = False
     if not exists():
-        if cluster_dir().exists():  # a half-created cluster: start over
-            shutil.rmtree(cluster_dir())
-        cfg = paths.STATE / "kwokctl.yaml"
-        cfg.write_text(render_config(bin_dir, versions))
-        _kwokctl(bin_dir, "create", "cluster", "--config", str(cfg), "--runtime", "binary",
-                 "--kubeconfig", "", "--wait", "0s", timeout_s=timeout_s + 120)
-        action = "created"
+        _create(bin_dir, versions, timeout_s)
+        return "created"
     else:
+        if refresh_stages():
+            # kwok reads its Stages only at start: stop it so the start below runs the new ones.
+            for comp in components():
+                if comp.name == "kwok-controller" and comp.running and comp.pid:
+                    procs.terminate(comp.pid, COMPONENTS[comp.name])
+        _adopt_strays()
         dead = [c for c in components() if not c.running]
         if dead:
             _clear_stale_pids()
@@ -229,6 +311,30 @@ def up(bin_dir: Path, versions: Versions, timeout_s: float = 90) -> str:
     if kwok_restarted:
         _release_node_leases()
     return action
+
+
+def _create(bin_dir: Path, versions: Versions, timeout_s: float, attempts: int = 3) -> None:
+    """Create the cluster; pick new ports if another program bound one meanwhile.
+
+    kwokctl picks free ports at create but binds them only as each process starts, so a
+    program (or a second workshop cluster) created at the same moment can take one first.
+    Nothing is in a new cluster yet: creating it again, with ports picked anew, heals it.
+    """
+    for attempt in range(1, attempts + 1):
+        if cluster_dir().exists():  # a half-created cluster: start over
+            delete(bin_dir)
+        cfg = paths.STATE / "kwokctl.yaml"
+        cfg.write_text(render_config(bin_dir, versions))
+        _kwokctl(bin_dir, "create", "cluster", "--config", str(cfg), "--runtime", "binary",
+                 "--kubeconfig", "", "--wait", "0s", timeout_s=timeout_s + 120)
+        secure_files()
+        export_kubeconfig()
+        try:
+            _wait_ready(timeout_s)
+            return
+        except WorkshopError as exc:
+            if attempt == attempts or "address already in use" not in exc.detail:
+                raise
 
 
 def _release_node_leases() -> None:
@@ -250,10 +356,11 @@ def _wait_ready(timeout_s: float) -> None:
         # kwokctl starts every process at once: one that is gone after a moment has died.
         if dead and time.monotonic() - start > 2:
             comp = dead[0]
+            _raise_if_port_taken(comp)
             raise WorkshopError(
                 f"the cluster's {comp.name} stopped right after starting",
                 detail=_component_log_tail(comp.name),
-                fix="read the log lines above; `make clean-cluster` then `make up` recreates it",
+                fix="read the log lines above, then `make up` again",
             )
         if not dead and kube.ready():
             return
@@ -261,7 +368,25 @@ def _wait_ready(timeout_s: float) -> None:
     raise WorkshopError(
         f"the API server did not become ready within {timeout_s:.0f}s",
         detail=_component_log_tail("kube-apiserver"),
-        fix="`make status` shows which part is down; `make clean-cluster` recreates the cluster",
+        fix="`make status` shows which part is down; `make down` then `make up` restarts it",
+    )
+
+
+def _raise_if_port_taken(comp: Component) -> None:
+    """A component that died because another program bound its port between the check and
+    the start (e.g. a second workshop cluster being created): name that program."""
+    found = re.search(r"listen tcp [\d.]*:(\d+): bind: address already in use",
+                      _component_log_tail(comp.name, lines=3))
+    if not found:
+        return
+    port = int(found.group(1))
+    holder = procs.port_holder(port)
+    who = f"pid {holder.pid} ({holder.command})" if holder and holder.pid else "another program"
+    raise WorkshopError(
+        f"the cluster's {comp.name} could not start: port {port} is taken by {who}",
+        detail=_component_log_tail(comp.name, lines=1),
+        fix="stop that program and `make up` again, or `make clean-cluster` and `make up` "
+        "to pick new ports",
     )
 
 
@@ -272,6 +397,7 @@ def down(bin_dir: Path) -> bool:
     _clear_stale_pids()
     if any(c.running for c in components()):
         _kwokctl(bin_dir, "stop", "cluster")
+    _stop_strays()  # ones no pid file names: kwokctl stop never sees them
     return True
 
 
@@ -287,6 +413,7 @@ def delete(bin_dir: Path | None) -> bool:
     for comp in components() if exists() else []:
         if comp.running and comp.pid:
             procs.terminate(comp.pid, COMPONENTS[comp.name])
+    _stop_strays()
     shutil.rmtree(cluster_dir(), ignore_errors=True)
     paths.KUBECONFIG.unlink(missing_ok=True)
     return True

@@ -106,6 +106,7 @@ def start(bin_dir: Path, kubeconfig: Path, timeout_s: float = 60) -> int:
         proc = subprocess.Popen(
             [str(exe)], env=env, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,  # survives the CLI's exit
+            cwd=paths.KARPENTER_DIR,  # how stop() knows it for ours (see _ours)
         )
     PID_FILE.write_text(str(proc.pid))
     STATE_FILE.write_text(json.dumps({
@@ -125,8 +126,22 @@ def start(bin_dir: Path, kubeconfig: Path, timeout_s: float = 60) -> int:
                         detail=log_tail(), fix="read the log lines above")
 
 
+def _ours(proc) -> bool:
+    """A Karpenter started for this state folder, whatever its pid file says (the binary
+    is shared by every checkout): it runs in our folder or talks to our cluster."""
+    try:
+        if proc.cwd() == str(paths.KARPENTER_DIR):
+            return True
+        return proc.environ().get("KUBECONFIG") == str(paths.KUBECONFIG)
+    except procs.psutil.Error:
+        return False
+
+
 def stop() -> bool:
+    """Stop the recorded Karpenter and any other one started for this cluster."""
     pid = procs.read_pid(PID_FILE)
     stopped = bool(pid) and procs.terminate(pid, BINARY)
+    for proc in procs.find(BINARY, _ours):
+        stopped = procs.terminate(proc.pid, BINARY) or stopped
     PID_FILE.unlink(missing_ok=True)
     return stopped

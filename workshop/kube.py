@@ -357,6 +357,23 @@ def apply(objs: list[dict], field_manager: str, default_namespace: str | None = 
     return results
 
 
+def json_patch(api_version: str, kind: str, name: str, ops: list[dict],
+               namespace: str | None = None) -> bool:
+    """Apply an RFC 6902 JSON patch. False when one of its `test` operations failed (the
+    object changed since it was read: read it again); other rejections raise."""
+    res = resource(api_version, kind)
+    try:
+        res.patch(body=ops, name=name, namespace=namespace,
+                  content_type="application/json-patch+json")
+        return True
+    except ApiException as exc:
+        if exc.status in (409, 422) and "test" in (exc.body or "").lower():
+            return False
+        raise api_error(exc) from None
+    except _DOWN as exc:
+        raise ClusterNotRunning(str(exc).splitlines()[0][:200]) from None
+
+
 # ---------------------------------------------------------------- waiting
 
 
@@ -379,7 +396,7 @@ def wait_until(predicate: Callable[[], Any], timeout_s: float, interval_s: float
 # ---------------------------------------------------------------- events
 
 
-def _event_time(ev: dict) -> datetime:
+def event_time(ev: dict) -> datetime:
     """Events carry lastTimestamp (seconds; Karpenter) or eventTime (microseconds; the
     scheduler): compare them as times, not strings."""
     text = (ev.get("lastTimestamp") or ev.get("eventTime") or
@@ -410,16 +427,13 @@ def events_for(kind: str, name: str, namespace: str | None = None,
     events = [api_client().sanitize_for_serialization(e) for e in items]
     if reason:
         events = [e for e in events if e.get("reason") == reason]
-    return sorted(events, key=_event_time)
+    return sorted(events, key=event_time)
 
 
 def scheduling_event(pod_name: str, namespace: str) -> str | None:
-    """Why a pod is Pending: Karpenter's newest FailedScheduling message if it has one
-    (it names NodePools, limits and taints), otherwise the scheduler's."""
-    events = events_for("Pod", pod_name, namespace, reason="FailedScheduling")
-    if not events:
-        return None
-    karpenter = [e for e in events if event_source(e) == "karpenter"]
-    ev = (karpenter or events)[-1]
-    source = event_source(ev)
-    return f"{source + ': ' if source else ''}{ev.get('message', '').strip()}"
+    """Why a pod is Pending, quoted from its events: workshop.pending decides (kept here for
+    callers that only have a pod's name)."""
+    from . import pending  # pending reads events through this module
+
+    pod = {"metadata": {"name": pod_name, "namespace": namespace}}
+    return pending.of(pod).event

@@ -6,8 +6,13 @@
     show.nodes(); show.pods()     # small tables: instance type, zone, capacity, pool, price
     show.nodeclaims(); show.events()   # what Karpenter launched, and the story in events
     show.offerings(pool=..., cpu="5", memory="5Gi")   # the catalog: why this instance type
+    show.usage("team-a"); show.gpu_offerings(pool=...)  # usage against limits; GPU prices
     show.status()                 # the local processes (control plane, kwok, Karpenter)
+    show.spread(app="web")        # pods per zone, with their nodes
     wait_for.pods(5, app="inflate"); wait_for.no_nodes(pool="team-payments")
+    viewer()                      # live nodes, pools, prices and pending pods (watches)
+    explain("inflate")            # why this node (or why Pending), pool by pool
+    node = wait_for.node(pool="agent-ready"); remove_taint(node, "example.com/agent-not-ready")
 
 Solution mode (WORKSHOP_SOLUTIONS=1, used by CI through nbval): an `%%apply N.M` cell
 applies exercise N.M's reference solution instead of its body (`%%apply N.M-2`: only its
@@ -26,12 +31,16 @@ import os
 import re
 import shlex
 import time
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 from . import grading, kube, lessons, observe
+from . import explain as _explain
+from . import viewer as _viewer
 from .errors import WorkshopError
 
-__all__ = ["use_lesson", "check", "apply_yaml", "show", "wait_for", "solution_mode"]
+__all__ = ["use_lesson", "check", "apply_yaml", "show", "wait_for", "remove_taint",
+           "solution_mode", "viewer", "explain"]
 
 _state: dict = {"lesson": None, "applied_at": None}
 
@@ -318,6 +327,17 @@ class _Show:
         _display_html(_table(["pod", "status", "instance type", "pool", "why pending"], rows))
 
     @_friendly
+    def spread(self, app: str | None = None, namespace: str | None = None) -> None:
+        """Pods per zone, with the nodes they run on (every zone listed, empty ones too)."""
+        from .catalog import ZONES
+
+        ns = namespace or _default_namespace(None)
+        rows = [[d.name, d.pods - d.pending, d.pending or "-", len(d.nodes),
+                 ", ".join(n[:40] for n in d.nodes) or "-"]
+                for d in observe.spread(ns, f"app={app}" if app else None, domains=ZONES)]
+        _display_html(_table(["zone", "pods Ready", "not Ready", "nodes", "node names"], rows))
+
+    @_friendly
     def nodepools(self) -> None:
         rows = []
         for np in kube.list_("karpenter.sh/v1", "NodePool"):
@@ -329,6 +349,48 @@ class _Show:
                          ", ".join(f"{k}={v}" for k, v in used.items() if k in ("cpu", "memory", "nvidia.com/gpu")) or "-"])
         _display_html(_table(["NodePool", "Ready", "limits", "in use"], rows))
 
+
+    @_friendly
+    def usage(self, pool: str) -> None:
+        """A NodePool's usage against its limits (CPU, memory, GPUs): what Karpenter counts
+        (`status.resources`: on EKS the instances' full capacity) and the nodes behind it."""
+        from . import limit_checks
+
+        usage = observe.pool_usage(pool)
+        if usage is None:
+            _pool_requirements(pool)  # raises "there is no NodePool ..." with the list
+            return
+        nodes = ", ".join(f"{n} × {t}" for t, n in sorted(usage.instance_types.items()))
+        weight = "no weight (0)" if usage.weight is None else f"weight {usage.weight}"
+        _display_html(f"NodePool <code>{html.escape(pool)}</code>, {html.escape(weight)}: "
+                      f"{html.escape(nodes or 'no nodes')}"
+                      + _table(["resource", "in use", "limit", "left"],
+                               limit_checks.usage_rows(usage)))
+
+    @_friendly
+    def gpu_offerings(self, pool: str | None = None, top: int = 8) -> None:
+        """NVIDIA GPU instance types (of a NodePool, or the whole catalog), cheapest per GPU
+        first, on-demand, and what the pool costs an hour at its GPU limit."""
+        from . import catalog as catalog_mod
+        from . import gpu_cost
+
+        reqs = _pool_requirements(pool) if pool else []
+        offers = gpu_cost.gpu_offers(catalog_mod.load_catalog(), reqs)
+        rows = [[o.instance_type, o.gpu_name, o.gpus, f"{o.gpu_memory_mib} MiB", o.vcpu,
+                 f"${o.price:.3f}/h", f"${o.per_gpu:.3f}/h"] for o in offers[:top]]
+        text = (f"NodePool <code>{html.escape(pool)}</code> admits" if pool
+                else "The catalog has") + f" {len(offers)} NVIDIA GPU instance types."
+        limit = ((kube.get("karpenter.sh/v1", "NodePool", pool) or {}).get("spec", {})
+                 .get("limits", {}).get(observe.GPU_RESOURCE)) if pool else None
+        if limit is not None and offers:
+            n = int(str(limit))
+            least, _ = gpu_cost.cost_at_limit(offers, n)
+            most, mix = gpu_cost.cost_at_limit(offers, n, most=True)
+            shown = ", ".join(f"{k} × {t}" for t, k in Counter(mix).most_common())
+            text += (f" At its limit of {n} GPUs it costs ${least:.2f}/h at the least, and up "
+                     f"to ${most:.2f}/h ({html.escape(shown)}).")
+        _display_html(text + _table(["instance type", "GPU", "GPUs", "memory per GPU", "vCPU",
+                                     "on-demand", "per GPU"], rows))
 
     @_friendly
     def nodeclaims(self, pool: str | None = None) -> None:
@@ -632,8 +694,44 @@ class _WaitFor:
                 raise
 
 
+    @_friendly
+    def node(self, pool: str, timeout_s: float = 90) -> str | None:
+        """Wait until NodePool `pool` has a node; return its name."""
+        sel = f"{observe.NODEPOOL_LABEL}={pool}"
+        found = kube.wait_until(lambda: sorted(observe.node_infos(sel)), timeout_s, 0.5,
+                                f"a node of NodePool {pool}")
+        _display_html(f"node of {html.escape(pool)}: <code>{html.escape(found[0])}</code>")
+        return found[0]
+
+
+@_friendly
+def remove_taint(node: str, key: str) -> None:
+    """Play the node agent: remove the taint `key` from node `node` (only that taint)."""
+    from . import taints
+
+    removed = taints.remove_taint(node, key)
+    _display_html(f"✓ removed taint <code>{html.escape(str(removed))}</code> from node "
+                  f"<code>{html.escape(node)}</code><br><small>in a terminal: <code>"
+                  f"{html.escape(taints.kubectl_untaint(node, key, removed.effect))}</code>"
+                  "</small>")
+
+
 show = _Show()
 wait_for = _WaitFor()
+
+
+@_friendly
+def viewer(pool: str | None = None, namespace: str | None = None) -> None:
+    """The live node viewer (Kubernetes watches; running the cell again replaces it)."""
+    _viewer.viewer(pool, namespace)
+
+
+@_friendly
+def explain(pod: str, namespace: str | None = None):
+    """Why this pod runs where it does (or is still Pending): NodePool by NodePool, then
+    the instance types that fit. `pod` may be a Deployment's name (its first pod)."""
+    kube.require_cluster()
+    return _explain.explain_pod(pod, namespace or _default_namespace(None))
 
 
 def _register_magic() -> None:

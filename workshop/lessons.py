@@ -16,7 +16,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Callable
 
-from . import grading, kube, observe, paths, platform
+from . import grading, kube, observe, orphans, paths, platform
+from .board import room
 from .errors import WorkshopError
 
 SOLVER = "workshop-solutions"  # field manager for reference solutions
@@ -166,6 +167,7 @@ def grade(target: str | int, on_progress: Callable | None = None,
     if "." not in str(target) and not report.broken:
         lesson = grading.get_lesson(report.lesson)
         report = grading.carry_undone(report, lesson, _load_progress())
+    room.report_in_background(report)  # the instructor's board, if joined (never blocks)
     return report
 
 
@@ -196,6 +198,28 @@ def _without_waiting(unit):
 # ---------------------------------------------------------------- reset
 
 
+def remove_nodepools(pools: list[str], timeout_s: float = 60) -> list[str]:
+    """Delete these NodePools and wait until their NodeClaims are gone (so no node of theirs
+    takes new pods); return what was removed. Raises WorkshopError after `timeout_s`."""
+    done = []
+    for pool in pools:
+        if kube.delete("karpenter.sh/v1", "NodePool", pool):
+            done.append(f"NodePool {pool}")
+        # Karpenter would get to these through the garbage collector's cascade; deleting
+        # them directly saves the collector's delay (seconds) before the nodes drain.
+        for claim in observe.nodeclaims(pool):
+            kube.delete("karpenter.sh/v1", "NodeClaim", claim["metadata"]["name"])
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not any(observe.nodeclaims(p) for p in pools):
+            # A node that was still launching when its claim went has no owner left: no
+            # claim of these pools can come back, so no grace is needed (orphans.py).
+            return done + [f"orphan node {n}" for n in orphans.sweep(grace_s=0)]
+        time.sleep(0.2)
+    raise WorkshopError(f"the nodes of {', '.join(pools)} were not gone within {timeout_s:.0f}s",
+                        fix="run it again; `make status` checks Karpenter is running")
+
+
 def reset(n: int, timeout_s: float = 60) -> list[str]:
     """Empty lesson n's namespace, delete its NodePools; wait until their pods and nodes
     are gone. Never touches files or the platform defaults.
@@ -213,37 +237,14 @@ def reset(n: int, timeout_s: float = 60) -> list[str]:
     if kube.get("v1", "Namespace", ns) is not None:
         kube.empty_namespace(ns)
         done.append(f"everything in namespace {ns}")
-    for pool in pools:
-        if kube.delete("karpenter.sh/v1", "NodePool", pool):
-            done.append(f"NodePool {pool}")
-        # Karpenter would get to these through the garbage collector's cascade; deleting
-        # them directly saves the collector's delay (seconds) before the nodes drain.
-        for claim in observe.nodeclaims(pool):
-            kube.delete("karpenter.sh/v1", "NodeClaim", claim["metadata"]["name"])
     deadline = time.monotonic() + timeout_s
+    done += remove_nodepools(pools, timeout_s)
     while time.monotonic() < deadline:
-        left_pods = observe.pods(ns)
-        left_claims = [c for p in pools for c in observe.nodeclaims(p)]
-        if not left_pods and not left_claims:
-            _delete_orphan_nodes(pools)
+        if not observe.pods(ns):
             return done
         time.sleep(0.2)
     raise WorkshopError(f"reset of lesson {n} did not finish within {timeout_s:.0f}s",
                         fix="run it again; `make status` checks Karpenter is running")
-
-
-def _delete_orphan_nodes(pools: list[str]) -> None:
-    """Delete the pools' Nodes that outlived their NodeClaims (not waited for).
-
-    Karpenter's kwok provider creates a Node from a goroutine after the NodeClaim
-    (kwok/cloudprovider/cloudprovider.go, Create); on a busy machine a NodeClaim deleted right
-    after launch (a reset, a replacement Karpenter gave up) can see its Node appear later,
-    with no NodeClaim and nothing that ever removes it. Such a Node would take the next run's
-    pods. (On EKS the AWS provider garbage-collects instances without a NodeClaim.)
-    """
-    for pool in pools:
-        for node in observe.nodes(f"{observe.NODEPOOL_LABEL}={pool}"):
-            kube.delete("v1", "Node", node["metadata"]["name"])
 
 
 # ---------------------------------------------------------------- solutions
@@ -298,6 +299,14 @@ def _wait_rolled_out(applied: list[kube.Applied], timeout_s: float) -> None:
     kube.wait_until(done, timeout_s, 0.5, "the previous step's Deployments to be Ready")
 
 
+def solution_step(exercise_id: str) -> None:
+    """Do what the learner does besides applying YAML (e.g. play a node agent), as the
+    lesson module's SOLUTION_STEPS declares it."""
+    step = getattr(module(int(exercise_id.split(".")[0])), "SOLUTION_STEPS", {}).get(exercise_id)
+    if step is not None:
+        step()
+
+
 def solve(n: int, exercise: str | None = None,
           on_applied: Callable[[str, list], None] | None = None,
           on_graded: Callable[[grading.Report], None] | None = None) -> list[grading.Report]:
@@ -314,6 +323,7 @@ def solve(n: int, exercise: str | None = None,
         applied = apply_solution(ex.id)
         if on_applied:
             on_applied(ex.id, applied)
+        solution_step(ex.id)
         report = grading.run(ex, Context(n))
         _record(report)
         if on_graded:

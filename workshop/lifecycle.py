@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from . import catalog, cluster, karpenter, kube, paths, platform, toolchain
+from . import catalog, cluster, karpenter, kube, lock, orphans, paths, platform, toolchain
 from .errors import WorkshopError
 from .progress import step
 
@@ -21,10 +21,16 @@ class UpReport:
     control_plane: str = ""
     karpenter: str = ""
     applied: list[kube.Applied] = field(default_factory=list)
+    orphans_removed: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
 
 def up(quiet: bool = False) -> UpReport:
+    with lock.exclusive("up"):
+        return _up()
+
+
+def _up() -> UpReport:
     t0 = time.monotonic()
     report = UpReport()
     bin_dir = toolchain.ensure_built()
@@ -51,11 +57,18 @@ def up(quiet: bool = False) -> UpReport:
         platform.wait_defaults_ready()
         changed = [a for a in report.applied if a.action != "unchanged"]
         s["status"] = f"{len(changed)} changed" if changed else "unchanged"
+    # Nodes whose NodeClaim went while they launched (e.g. before a `make down`).
+    report.orphans_removed = orphans.sweep()
     report.seconds = time.monotonic() - t0
     return report
 
 
 def down() -> list[str]:
+    with lock.exclusive("down"):
+        return _down()
+
+
+def _down() -> list[str]:
     stopped = []
     if karpenter.stop():
         stopped.append("karpenter")
@@ -68,6 +81,11 @@ def down() -> list[str]:
 
 
 def clean_cluster() -> bool:
+    with lock.exclusive("clean-cluster"):
+        return _clean_cluster()
+
+
+def _clean_cluster() -> bool:
     karpenter.stop()
     bin_dir = toolchain.bin_dir()
     deleted = cluster.delete(bin_dir if bin_dir.exists() else None)

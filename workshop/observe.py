@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import kube
+from . import kube, pending
 
 NODEPOOL_LABEL = "karpenter.sh/nodepool"
 CAPACITY_LABEL = "karpenter.sh/capacity-type"
@@ -57,8 +57,9 @@ class NodeInfo:
     @classmethod
     def of(cls, node: dict) -> "NodeInfo":
         labels = (node.get("metadata") or {}).get("labels") or {}
-        # Allocatable, not capacity: the kwok provider sets capacity to the NodeClaim's
-        # requests, while allocatable is the instance type's (what learners compare).
+        # Allocatable: what pods can use (the instance minus kube-reserved), what learners
+        # compare with requests. Capacity is the instance's full size (the kit's kwok Stage,
+        # cluster/kwok-stages.yaml), which is what NodePool limits and usage count.
         alloc = (node.get("status") or {}).get("allocatable") or {}
         try:
             price = float(labels.get(PRICE_LABEL, ""))
@@ -94,9 +95,79 @@ def placement(namespace: str, selector: str | None = None) -> list[tuple[dict, N
             for p in pods(namespace, selector)]
 
 
+GPU_RESOURCE = "nvidia.com/gpu"
+# What a NodePool's limits usually cap, in the order lessons show them.
+LIMITED_RESOURCES = ("cpu", "memory", GPU_RESOURCE)
+
+
+@dataclass
+class PoolUsage:
+    """A NodePool's limits against what Karpenter counts as in use (`status.resources`).
+
+    On EKS that count is the sum of the pool's nodes' instance capacity: an 8-vCPU node uses
+    8 CPU of the limit however little runs on it. `instance_types` says which nodes they are.
+    """
+
+    name: str
+    limits: dict[str, str]
+    used: dict[str, str]
+    instance_types: dict[str, int]
+    weight: int | None
+
+    def shown(self) -> list[str]:
+        """The resources worth a row: the ones limited, plus GPUs once there are any."""
+        extra = [r for r in LIMITED_RESOURCES if r not in self.limits
+                 and r != GPU_RESOURCE and r in self.used]
+        gpus = [GPU_RESOURCE] if self.used.get(GPU_RESOURCE, "0") not in ("0", "") else []
+        return list(dict.fromkeys([*self.limits, *extra, *gpus]))
+
+
+def pool_usage(name: str) -> PoolUsage | None:
+    pool = kube.get("karpenter.sh/v1", "NodePool", name)
+    if pool is None:
+        return None
+    spec = pool.get("spec") or {}
+    counts: dict[str, int] = {}
+    for claim in nodeclaims(name):
+        if (claim.get("metadata") or {}).get("deletionTimestamp"):
+            continue
+        itype = ((claim.get("metadata") or {}).get("labels") or {}).get(
+            "node.kubernetes.io/instance-type", "(launching)")
+        counts[itype] = counts.get(itype, 0) + 1
+    return PoolUsage(name, {k: str(v) for k, v in (spec.get("limits") or {}).items()},
+                     {k: str(v) for k, v in ((pool.get("status") or {}).get("resources") or {}).items()},
+                     counts, spec.get("weight"))
+
+
+@dataclass
+class Domain:
+    """One topology domain (a zone) and what runs there."""
+    name: str
+    pods: int
+    pending: int
+    nodes: list[str]
+
+
+def spread(namespace: str, selector: str | None, key: str = "topology.kubernetes.io/zone",
+           domains: tuple[str, ...] = ()) -> list[Domain]:
+    """Pods per zone (or any node label `key`), with the nodes they run on; `domains`
+    are listed even when empty. Unscheduled pods count in a "(not scheduled)" row."""
+    rows: dict[str, Domain] = {d: Domain(d, 0, 0, []) for d in domains}
+    for pod, info in placement(namespace, selector):
+        if (pod.get("metadata") or {}).get("deletionTimestamp"):
+            continue
+        name = info.labels.get(key, "(no label)") if info else "(not scheduled)"
+        row = rows.setdefault(name, Domain(name, 0, 0, []))
+        row.pods += 1
+        row.pending += not is_ready(pod)
+        if info and info.name not in row.nodes:
+            row.nodes.append(info.name)
+    return sorted(rows.values(), key=lambda d: (d.name.startswith("("), d.name))
+
+
 def pending_reason(pod: dict) -> str | None:
-    meta = pod["metadata"]
-    return kube.scheduling_event(meta["name"], meta["namespace"])
+    """Karpenter's (or else the scheduler's) quoted event: workshop.pending decides."""
+    return pending.of(pod).event
 
 
 def wait_pods_ready(namespace: str, selector: str | None, count: int, timeout_s: float,

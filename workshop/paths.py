@@ -14,6 +14,7 @@ CLUSTER_DIR = REPO / "cluster"
 PLATFORM_DIR = CLUSTER_DIR / "platform"
 VERSIONS_FILE = CLUSTER_DIR / "versions.toml"
 KWOKCTL_TEMPLATE = CLUSTER_DIR / "kwokctl.yaml"
+KWOK_STAGES = CLUSTER_DIR / "kwok-stages.yaml"  # appended to the kwokctl config
 SOLUTIONS_DIR = REPO / "solutions"
 NOTEBOOKS_DIR = REPO / "notebooks"
 

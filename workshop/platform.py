@@ -43,14 +43,14 @@ def apply_defaults() -> list[kube.Applied]:
     return kube.apply(kube.load_manifest_files(manifest_files()), field_manager=FIELD_MANAGER)
 
 
-def mark_nodeclass_ready() -> None:
+def mark_nodeclass_ready(name: str = NODECLASS) -> None:
     """Set the node class's Ready condition, as the platform's controller would on EKS.
 
     Karpenter's kwok provider computes KWOKNodeClass readiness in memory but never writes
     it, so `kubectl get kwoknodeclass` would show no status. An EC2NodeClass shows Ready
     once its subnets and AMIs resolve; learners should see the same here.
     """
-    obj = kube.get(NODECLASS_API, "KWOKNodeClass", NODECLASS)
+    obj = kube.get(NODECLASS_API, "KWOKNodeClass", name)
     if obj is None or kube.is_true(obj, "Ready"):
         return
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -62,7 +62,7 @@ def mark_nodeclass_ready() -> None:
     group, version = NODECLASS_API.split("/")
     api = kube.k8s.CustomObjectsApi(kube.api_client())
     kube.call(api.patch_cluster_custom_object_status, group, version, "kwoknodeclasses",
-               NODECLASS, patch)
+               name, patch)
 
 
 def wait_defaults_ready(timeout_s: float = 30) -> None:

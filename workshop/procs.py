@@ -1,4 +1,4 @@
-"""Processes and ports, read from /proc.
+"""Processes and ports, read through psutil (Linux, macOS and the BSDs alike).
 
 kwokctl judges liveness by pid file + kill(pid, 0): a reused pid or an unreaped zombie
 looks alive, and `kwokctl stop` SIGKILLs whatever has that pid. Everything here checks the
@@ -8,11 +8,13 @@ process's command line before trusting (or killing) a pid.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterator
+
+import psutil
 
 
 def read_pid(pid_file: Path) -> int | None:
@@ -23,35 +25,46 @@ def read_pid(pid_file: Path) -> int | None:
         return None
 
 
-def _state(pid: int) -> str | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+def _process(pid: int | None) -> psutil.Process | None:
+    if not pid:
         return None
-    # The command name is in parentheses and may hold spaces: the state follows the last ')'.
-    return stat.rsplit(")", 1)[1].split()[0]
+    try:
+        return psutil.Process(pid)
+    except (psutil.Error, ValueError):
+        return None
 
 
 def cmdline(pid: int) -> list[str]:
+    proc = _process(pid)
     try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
+        return proc.cmdline() if proc else []
+    except psutil.Error:
         return []
-    return [p.decode(errors="replace") for p in raw.split(b"\0") if p]
+
+
+def _binary_of(proc: psutil.Process) -> str:
+    """The program's file name, from argv[0] (what kwokctl and we start it as)."""
+    try:
+        argv = proc.cmdline()
+    except psutil.Error:
+        return ""
+    return os.path.basename(argv[0]) if argv else ""
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            reap(proc.pid)
+            return False
+        return True
+    except psutil.Error:
+        return False
 
 
 def is_running(pid: int | None, binary: str) -> bool:
     """True only if `pid` is a live (non-zombie) process whose executable is `binary`."""
-    if not pid:
-        return False
-    state = _state(pid)
-    if state is None:
-        return False
-    if state == "Z":
-        reap(pid)
-        return False
-    argv = cmdline(pid)
-    return bool(argv) and os.path.basename(argv[0]) == binary
+    proc = _process(pid)
+    return bool(proc) and _alive(proc) and _binary_of(proc) == binary
 
 
 def reap(pid: int) -> None:
@@ -66,45 +79,53 @@ def terminate(pid: int, binary: str, grace_s: float = 5.0) -> bool:
     """SIGTERM, then SIGKILL after `grace_s`; refuses to touch a pid that is not `binary`."""
     if not is_running(pid, binary):
         return False
+    proc = _process(pid)
     try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return True
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        if not is_running(pid, binary):
-            return True
-        time.sleep(0.05)
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
+        proc.terminate()
+        reap(pid)
+        proc.wait(timeout=grace_s)
+    except psutil.TimeoutExpired:
+        try:
+            proc.kill()
+            proc.wait(timeout=2)
+        except psutil.Error:
+            pass
+    except psutil.Error:
         pass
-    for _ in range(100):
-        if not is_running(pid, binary):
-            break
-        time.sleep(0.02)
+    reap(pid)
     return True
 
 
 def uptime_s(pid: int) -> float | None:
-    """Seconds since the process started (from /proc/<pid>/stat field 22)."""
+    """Seconds since the process started."""
+    proc = _process(pid)
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        start_ticks = int(fields[19])
-        boot_uptime = float(Path("/proc/uptime").read_text().split()[0])
-    except (OSError, IndexError, ValueError):
+        return max(0.0, time.time() - proc.create_time()) if proc else None
+    except psutil.Error:
         return None
-    return boot_uptime - start_ticks / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mib(pid: int) -> float:
+    proc = _process(pid)
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+        return proc.memory_info().rss / 2**20 if proc else 0.0
+    except psutil.Error:
+        return 0.0
+
+
+def find(binary: str, belongs: Callable[[psutil.Process], bool]) -> Iterator[psutil.Process]:
+    """Live processes of this user running `binary` for which `belongs(process)` is true:
+    how `up` and `down` find the kit's own components whatever their pid files say."""
+    me = os.getuid() if hasattr(os, "getuid") else None
+    for proc in psutil.process_iter(["name", "uids"]):
+        try:
+            uids = proc.info.get("uids")
+            if me is not None and uids is not None and uids.real != me:
+                continue
+            if _binary_of(proc) == binary and _alive(proc) and belongs(proc):
+                yield proc
+        except psutil.Error:
+            continue
 
 
 @dataclass
@@ -130,30 +151,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _listens_on(conns, port: int) -> bool:
+    return any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port
+               for c in conns)
+
+
 def port_holder(port: int) -> PortHolder | None:
-    """Who listens on `port`, found via /proc/net/tcp* socket inodes."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            rows = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            cols = row.split()
-            local, state, inode = cols[1], cols[3], cols[9]
-            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A = LISTEN
-                inodes.add(inode)
-    if not inodes:
+    """Who listens on `port`: the system-wide table where allowed (Linux), else each of
+    this user's processes (macOS lets a user read only their own)."""
+    try:
+        for c in psutil.net_connections(kind="inet"):
+            if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port:
+                if c.pid:
+                    return PortHolder(c.pid, " ".join(cmdline(c.pid))[:120] or "?")
+                return PortHolder(None, "another process (not visible to this user)")
         return None
-    for pid_dir in Path("/proc").iterdir():
-        if not pid_dir.name.isdigit():
-            continue
+    except psutil.AccessDenied:
+        pass
+    for proc in psutil.process_iter():
         try:
-            for fd in (pid_dir / "fd").iterdir():
-                target = os.readlink(fd)
-                if target.startswith("socket:[") and target[8:-1] in inodes:
-                    pid = int(pid_dir.name)
-                    return PortHolder(pid, " ".join(cmdline(pid))[:120] or "?")
-        except OSError:
+            if _listens_on(proc.net_connections(kind="inet"), port):
+                return PortHolder(proc.pid, " ".join(proc.cmdline())[:120] or "?")
+        except psutil.Error:
             continue
-    return PortHolder(None, "another process (not visible to this user)")
+    return PortHolder(None, "another process (not visible to this user)") if port_in_use(port) else None

@@ -338,6 +338,8 @@ def ensure_built(force: bool = False) -> Path:
     v = Versions.load()
     dest = bin_dir(v)
     todo = REQUIRED if force else missing(v)
+    if todo and not force and _fetch_from_room(cache_key(v), dest):
+        todo = missing(v)
     if todo:
         _check_disk()
         dest.mkdir(parents=True, exist_ok=True)
@@ -356,6 +358,13 @@ def ensure_built(force: bool = False) -> Path:
                 copy_crds(v, dest, env)
     link_bin(dest)
     return dest
+
+
+def _fetch_from_room(key: str, dest: Path) -> bool:
+    """A learner who joined a room fetches the instructor's binaries (sha256-checked)."""
+    from .board import binaries
+
+    return binaries.fetch_for_build(key, dest)
 
 
 def link_bin(dest: Path) -> None:

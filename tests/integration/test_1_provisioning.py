@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workshop import kube, observe, platform
+from workshop import kube, lessons, observe, platform
 from workshop.workloads import GPU_TOLERATION, deployment
 
 
@@ -119,8 +119,7 @@ def pool(cluster):
         return name
 
     yield make
-    for name in created:
-        kube.delete("karpenter.sh/v1", "NodePool", name)
+    lessons.remove_nodepools(created)  # untainted test pools must not take later tests' pods
 
 
 def test_startup_taint_keeps_pods_off_until_removed(ns, pool):

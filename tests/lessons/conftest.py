@@ -3,6 +3,10 @@ file in tests/mistakes/lesson-NN/ (see tests/mistakes/README.md)."""
 
 from __future__ import annotations
 
+import pytest
+
+from workshop import kube, lessons
+
 from lesson_harness import load_mistakes
 
 
@@ -10,3 +14,13 @@ def pytest_generate_tests(metafunc):
     if "mistake" in metafunc.fixturenames:
         lesson = metafunc.module.LESSON
         metafunc.parametrize("mistake", load_mistakes(lesson), ids=str)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def lesson_leaves_nothing_behind(request):
+    """After a lesson's tests, reset that lesson: its untainted NodePools (team-a, ...) would
+    otherwise offer spare room to the next lesson's pods, as they would to a learner's."""
+    yield
+    lesson = getattr(request.module, "LESSON", None)
+    if lesson is not None and kube.ready():
+        lessons.reset(lesson)

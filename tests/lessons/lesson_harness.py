@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from workshop import grading, karpenter, kube, lessons, lifecycle
+from workshop.errors import WorkshopError
 
 REPO = Path(__file__).resolve().parents[2]
 MISTAKES = REPO / "tests" / "mistakes"
@@ -32,6 +33,7 @@ class Mistake:
     delete: list[str] = field(default_factory=list)
     action: str = ""
     objects: list[dict] = field(default_factory=list)
+    rejected: str = ""  # the API refuses the manifests; its message says this
 
     @property
     def lesson(self) -> int:
@@ -46,12 +48,14 @@ def load_mistakes(lesson: int) -> list[Mistake]:
     for path in sorted((MISTAKES / lessons.namespace(lesson)).glob("*.yaml")):
         header, *docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
         assert header.get("kind") == "Mistake", f"{path}: the first document must be the header"
-        extra = set(header) - {"kind", "exercise", "mistake", "expect", "setup", "delete", "action"}
+        extra = set(header) - {"kind", "exercise", "mistake", "expect", "setup", "delete", "action",
+                               "rejected"}
         assert not extra, f"{path}: unknown header keys {extra}"
         objects = kube.parse_manifests(yaml.safe_dump_all(docs), str(path)) if docs else []
-        found.append(Mistake(path, str(header["exercise"]), header["mistake"], header["expect"],
-                             header.get("setup") or [], header.get("delete") or [],
-                             header.get("action") or "", objects))
+        found.append(Mistake(path, str(header["exercise"]), header["mistake"],
+                             header.get("expect") or [], header.get("setup") or [],
+                             header.get("delete") or [], header.get("action") or "", objects,
+                             header.get("rejected") or ""))
     return found
 
 
@@ -79,6 +83,7 @@ def grade_checks(exercise_id: str, check_ids: list[str]) -> dict[str, grading.Re
 def _apply_mistake(m: Mistake) -> None:
     for exercise in m.setup:
         lessons.apply_solution(exercise)
+        lessons.solution_step(exercise)  # e.g. 3.3: play the node agent
         # As a learner would have: the earlier exercise is done (and its objects have
         # their events) before the mistake happens.
         done = lessons.grade(exercise)
@@ -112,8 +117,22 @@ def _undo(m: Mistake, namespaces_before: set[str]) -> None:
         lifecycle.up()
 
 
+def _check_rejected(m: Mistake) -> None:
+    """A mistake the API itself refuses: what the learner reads is the API's reason."""
+    try:
+        kube.apply([dict(o) for o in m.objects], field_manager=MANAGER,
+                   default_namespace=lessons.namespace(m.lesson))
+    except WorkshopError as exc:
+        assert m.rejected.lower() in exc.message.lower(), f"{m}: {exc.message}"
+        assert exc.fix, f"{m}: the rejection gives no fix"
+        return
+    raise AssertionError(f"{m}: the API accepted what it should refuse ({m.rejected})")
+
+
 def check_mistake(m: Mistake, monkeypatch) -> None:
     lessons.reset(m.lesson)
+    if m.rejected:
+        return _check_rejected(m)
     before = {n["metadata"]["name"] for n in kube.list_("v1", "Namespace")}
     try:
         if m.action == "no-cluster":

@@ -28,8 +28,9 @@ pytestmark = pytest.mark.cluster
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = REPO / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]-*.ipynb"))
-# The three lessons this suite must always cover, whatever else is added later.
-REQUIRED = ("00-setup-and-tour", "01-first-provisioning", "02-your-own-nodepool")
+# The lessons this suite must always cover, whatever else is added later.
+REQUIRED = ("00-setup-and-tour", "01-first-provisioning", "02-your-own-nodepool",
+            "03-taints-and-tolerations", "04-selectors-affinity-spread")
 
 
 def _lesson_of(notebook: Path) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from workshop import catalog, checkers, grading, lab
+from workshop import catalog, checkers, grading, lab, pending
 from workshop.grading import Status
 
 ASKED = [
@@ -194,9 +194,9 @@ def test_requests_are_graded_as_the_scheduler_sees_them(monkeypatch, resources, 
 
 
 def test_events_are_quoted_on_one_line_and_cut():
-    assert checkers._quote("karpenter", "a\n  b\tc") == "karpenter: a b c"
-    long = checkers._quote("scheduler", "x" * 1000)
-    assert len(long) == len("scheduler: ") + checkers.EVENT_CHARS and long.endswith("…")
+    assert pending.quote("karpenter", "a\n  b\tc") == "karpenter: a b c"
+    long = pending.quote("scheduler", "x" * 1000)
+    assert len(long) == len("scheduler: ") + pending.EVENT_CHARS and long.endswith("…")
 
 
 KNOWN = {"team", "karpenter.sh/capacity-type", "kubernetes.io/arch"}

@@ -8,20 +8,41 @@ from pathlib import Path
 import pytest
 import yaml
 
-from workshop import cluster, kube, procs, toolchain
+from workshop import cluster, kube, paths, procs, toolchain
 from workshop.errors import WorkshopError
 
 
 def test_kwokctl_config_is_loopback_binary_runtime_with_our_binaries(tmp_path):
     text = cluster.render_config(tmp_path / "bin", toolchain.Versions.load())
-    cfg = yaml.safe_load(text)
+    cfg, *stages = yaml.safe_load_all(text)
     opts = cfg["options"]
     assert cfg["kind"] == "KwokctlConfiguration"
     assert opts["runtime"] == "binary" and opts["bindAddress"] == "127.0.0.1"
     assert opts["kubeVersion"] == "v1.35.1"
     for key in ("kubeBinaryPrefix", "kubectlBinary", "etcdBinary", "kwokControllerBinary"):
         assert str(opts[key]).startswith(str(tmp_path / "bin")), key
-    assert "$" not in text  # every placeholder filled
+    assert "$" not in text.split("\n---\n")[0]  # every placeholder filled
+    # kwokctl drops its default Stages when the config has any: all of them must be here.
+    assert [s["metadata"]["name"] for s in stages] == [
+        "node-initialize", "node-heartbeat-with-lease", "pod-ready", "pod-complete", "pod-delete"]
+
+
+def test_stages_are_kwoks_defaults_but_node_capacity(tmp_path):
+    """Only node-initialize's capacity differs from the pinned kwok's own defaults."""
+    kwok = toolchain.Versions.load().kwok
+    src = Path(toolchain.go_env()["GOMODCACHE"]) / f"sigs.k8s.io/kwok@{kwok}/kustomize/stage"
+    if not src.is_dir():
+        pytest.skip(f"{src} is not in the Go module cache yet (the first build fetches it)")
+    ours = {d["metadata"]["name"]: d for d in yaml.safe_load_all(paths.KWOK_STAGES.read_text())}
+    for f in ("node/heartbeat-with-lease/node-heartbeat-with-lease.yaml", "pod/fast/pod-ready.yaml",
+              "pod/fast/pod-complete.yaml", "pod/fast/pod-delete.yaml"):
+        theirs = yaml.safe_load((src / f).read_text())
+        assert ours[theirs["metadata"]["name"]] == theirs, f
+    theirs = yaml.safe_load((src / "node/fast/node-initialize.yaml").read_text())
+    mine = ours["node-initialize"]
+    assert mine["spec"]["selector"] == theirs["spec"]["selector"]
+    strip = lambda s: s.split("capacity:")[0] + s.split("{{ $nodeInfo")[1]
+    assert strip(mine["spec"]["next"]["statusTemplate"]) == strip(theirs["spec"]["next"]["statusTemplate"])
 
 
 def test_broken_yaml_points_at_the_line():
@@ -65,3 +86,15 @@ def test_port_holder_names_the_listener():
         holder = procs.port_holder(port)
         assert procs.port_in_use(port)
         assert holder and holder.pid == os.getpid()
+
+
+def test_an_older_clusters_stages_are_refreshed_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "KWOK_WORKDIR", tmp_path)
+    cluster.cluster_dir().mkdir(parents=True)
+    config = cluster.render_config(tmp_path / "bin", toolchain.Versions.load())
+    old = config.replace("karpenter.kwok.sh/instance-cpu", "an-older-template")
+    (cluster.cluster_dir() / "kwok.yaml").write_text(old)
+    assert cluster.refresh_stages() is True
+    assert cluster.kwok_config()["options"]["runtime"] == "binary"  # the rest is kept
+    assert "karpenter.kwok.sh/instance-cpu" in (cluster.cluster_dir() / "kwok.yaml").read_text()
+    assert cluster.refresh_stages() is False

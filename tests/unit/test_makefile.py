@@ -35,3 +35,19 @@ def test_readme_names_exactly_the_two_setup_commands():
     assert commands == ["make lab", "make test"]
     assert "make test" in (REPO / ".ci" / "run").read_text()
     assert os.access(REPO / ".ci" / "run", os.X_OK)
+
+
+def test_first_install_prints_no_packaging_warnings(tmp_path):
+    """`make install`'s editable install, into a bare venv: nothing on stdout or stderr
+    (setuptools' "Editable installation" banner used to appear here). ~10 s: the build
+    backend is fetched from pip's cache into an isolated build environment."""
+    import sys
+    import venv
+
+    venv.create(tmp_path / "v", with_pip=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(tmp_path / "v" / "bin" / "python"),
+         "install", "--quiet", "--disable-pip-version-check", "--no-deps", "-e", str(REPO)],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "" and result.stderr.strip() == "", result.stderr

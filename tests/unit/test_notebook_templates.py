@@ -49,5 +49,8 @@ def test_every_lesson_notebook_with_exercises_has_apply_templates():
                          ids=[f"{nb}:{ex}" for nb, ex, _ in CELLS])
 def test_template_names_the_objects_of_the_solution(notebook, exercise, body):
     template = identities(kube.parse_manifests(body, f"{notebook} %%apply {exercise}"), exercise)
-    solution = identities(kube.load_manifest_files(lessons.solution_files(exercise)), exercise)
+    # A team pool of lesson 08 comes from the platform's request form, not a template: its
+    # reference is N.M-request.yaml (the generator's output).
+    files = [f for f in lessons.solution_files(exercise) if not f.name.endswith("-request.yaml")]
+    solution = identities(kube.load_manifest_files(files), exercise)
     assert template == solution, f"{notebook} %%apply {exercise}: {template} != {solution}"

@@ -1,0 +1,32 @@
+"""Fixtures for the board's tests: a room on disk, or a real uvicorn on a free loopback
+port. Nothing here needs the cluster."""
+
+from __future__ import annotations
+
+import pytest
+from board_helpers import EXERCISES, Clock, LiveBoard
+
+from workshop.board.app import create_app
+from workshop.board.store import Room
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def room(tmp_path, clock):
+    r = Room(tmp_path / "room.sqlite", clock=clock)
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def live_board(tmp_path):
+    """(LiveBoard, Room): the real server; its room has real time and test rate limits."""
+    room = Room(tmp_path / "live.sqlite")
+    board = LiveBoard(create_app(room, exercises=EXERCISES, stuck_after_s=600)).start()
+    yield board, room
+    board.stop()
+    room.close()
