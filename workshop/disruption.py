@@ -171,7 +171,7 @@ def latest_event(claims: list[dict], reasons: tuple[str, ...] = EVENT_REASONS) -
     found = [e for e in found if e.get("reason") in reasons]
     if not found:
         return None
-    newest = max(found, key=kube._event_time)
+    newest = max(found, key=kube.event_time)
     return f"karpenter: {newest.get('reason')}: {' '.join((newest.get('message') or '').split())}"
 
 
@@ -180,7 +180,7 @@ def nodepool_event(name: str, reason: str = "DisruptionBlocked",
     """Karpenter's newest `reason` event on a NodePool; one mentioning `about` (e.g. the
     disruption reason "Drifted") first."""
     events = sorted((e for e in _events("NodePool", name) if e.get("reason") == reason),
-                    key=kube._event_time)
+                    key=kube.event_time)
     events = [e for e in events if about in (e.get("message") or "")] or events
     if not events:
         return None
