@@ -15,8 +15,9 @@
     node = wait_for.node(pool="agent-ready"); remove_taint(node, "example.com/agent-not-ready")
 
 Solution mode (WORKSHOP_SOLUTIONS=1, used by CI through nbval): an `%%apply N.M` cell
-applies exercise N.M's reference solution instead of its body, and check() raises unless
-everything passes, so notebooks and solutions cannot drift apart.
+applies exercise N.M's reference solution instead of its body (`%%apply N.M-2`: only its
+step 2, solutions/lesson-NN/N.M-2.yaml), and check() raises unless everything passes, so
+notebooks and solutions cannot drift apart.
 
 Errors a learner causes (broken YAML, an API rejection, the cluster being down) print as
 a short message with the fix, never a traceback; the cell's text is never touched.
@@ -135,11 +136,12 @@ def _table(headers: list[str], rows: list[list]) -> str:
 
 
 def apply_yaml(text: str, exercise: str | None = None, namespace: str | None = None,
-               quiet: bool = False) -> list[kube.Applied]:
-    """Apply YAML text (or, in solution mode with an exercise id, the reference solution)."""
+               quiet: bool = False, step: int | None = None) -> list[kube.Applied]:
+    """Apply YAML text (or, in solution mode with an exercise id, the reference solution:
+    all of it, or only `step` of an exercise done in steps)."""
     ns = namespace or _default_namespace(exercise)
     if exercise and solution_mode():
-        applied = lessons.apply_solution(exercise, field_manager=field_manager())
+        applied = lessons.apply_solution(exercise, field_manager=field_manager(), step=step)
     else:
         objs = kube.parse_manifests(text, source="this cell")
         if not objs:
@@ -160,13 +162,15 @@ def _apply_magic(line: str, cell: str) -> None:
         _error_box(WorkshopError(f"cannot read the %%apply line: {exc}",
                                  fix="use `%%apply`, `%%apply 1.1` or `%%apply -n NAMESPACE`"))
         return
-    exercise = namespace = None
+    exercise = namespace = step = None
     while args:
         arg = args.pop(0)
         if arg in ("-n", "--namespace") and args:
             namespace = args.pop(0)
         elif exercise is None and arg[:1].isdigit():
-            exercise = arg
+            # `7.1-2`: step 2 of exercise 7.1 (its solution file 7.1-2.yaml).
+            exercise, _, number = arg.partition("-")
+            step = int(number) if number.isdigit() else None
         else:
             _error_box(WorkshopError(f"unexpected %%apply argument `{arg}`",
                                      fix="use `%%apply`, `%%apply 1.1` or `%%apply -n NAMESPACE`"))
@@ -174,7 +178,7 @@ def _apply_magic(line: str, cell: str) -> None:
     try:
         if exercise:
             grading.find_exercise(exercise)
-        apply_yaml(cell, exercise=exercise, namespace=namespace)
+        apply_yaml(cell, exercise=exercise, namespace=namespace, step=step)
     except grading.UnknownExercise as exc:
         _error_box(WorkshopError(str(exc), fix="use an exercise id from this lesson"))
     except WorkshopError as exc:
@@ -391,21 +395,26 @@ class _Show:
     @_friendly
     def nodeclaims(self, pool: str | None = None) -> None:
         """Karpenter's NodeClaims: what it launched, for which pool, and how far it got."""
+        from . import disruption
+
         rows = []
+        pools = {p["metadata"]["name"]: p for p in kube.list_("karpenter.sh/v1", "NodePool")}
         for nc in sorted(observe.nodeclaims(pool), key=lambda c: c["metadata"]["name"]):
             labels = nc["metadata"].get("labels") or {}
             status = nc.get("status") or {}
-            rows.append([nc["metadata"]["name"], labels.get(observe.NODEPOOL_LABEL, "-"),
+            owner = labels.get(observe.NODEPOOL_LABEL, "-")
+            rows.append([nc["metadata"]["name"], owner,
                          labels.get("node.kubernetes.io/instance-type", "-"),
                          labels.get(observe.CAPACITY_LABEL, "-"),
                          labels.get("topology.kubernetes.io/zone", "-"),
-                         _claim_state(nc), (status.get("nodeName") or "-")[:40],
+                         _claim_state(nc), disruption.state(nc, pools.get(owner)),
+                         (status.get("nodeName") or "-")[:40],
                          _age(nc["metadata"].get("creationTimestamp"))])
         if not rows:
             _display_html("<i>no NodeClaims</i>" + (f" for NodePool {html.escape(pool)}" if pool else ""))
             return
         _display_html(_table(["NodeClaim", "pool", "instance type", "capacity", "zone",
-                              "state", "node", "age"], rows))
+                              "state", "disruption", "node", "age"], rows))
 
     @_friendly
     def events(self, minutes: float | None = None, namespace: str | None = None) -> None:

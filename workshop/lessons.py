@@ -259,11 +259,44 @@ def solution_files(exercise_id: str) -> list[Path]:
     return files
 
 
-def apply_solution(exercise_id: str, field_manager: str = SOLVER) -> list[kube.Applied]:
+def apply_solution(exercise_id: str, field_manager: str = SOLVER, step: int | None = None,
+                   step_timeout_s: float = 120) -> list[kube.Applied]:
+    """Apply an exercise's reference solution. Several files (N.M-1.yaml, N.M-2.yaml) are
+    steps a learner takes one after the other (scale up, then down; run a pod, then change
+    the template): each step's Deployments are rolled out before the next step is applied.
+    `step` applies only that file (a notebook's `%%apply 7.1-2` cell)."""
     grading.find_exercise(exercise_id)
     lesson_n = int(exercise_id.split(".")[0])
-    objs = kube.load_manifest_files(solution_files(exercise_id))
-    return kube.apply(objs, field_manager=field_manager, default_namespace=namespace(lesson_n))
+    files = solution_files(exercise_id)
+    if step is not None:
+        files = [f for f in files if f.stem == f"{exercise_id}-{step}"]
+        if not files:
+            raise WorkshopError(f"exercise {exercise_id} has no step {step}",
+                                fix=f"use `%%apply {exercise_id}` or an existing step")
+    applied: list[kube.Applied] = []
+    for i, path in enumerate(files):
+        if i:
+            _wait_rolled_out(applied, step_timeout_s)
+        applied += kube.apply(kube.load_manifest_files([path]), field_manager=field_manager,
+                              default_namespace=namespace(lesson_n))
+    return applied
+
+
+def _wait_rolled_out(applied: list[kube.Applied], timeout_s: float) -> None:
+    """Until every applied Deployment has all its replicas updated and Ready."""
+    deployments = [(a.name, a.namespace) for a in applied if a.kind == "Deployment"]
+
+    def done() -> bool:
+        for name, ns in deployments:
+            dep = kube.get("apps/v1", "Deployment", name, ns) or {}
+            st, want = dep.get("status") or {}, (dep.get("spec") or {}).get("replicas", 1)
+            if (st.get("observedGeneration") != (dep.get("metadata") or {}).get("generation")
+                    or st.get("updatedReplicas", 0) != want or st.get("readyReplicas", 0) != want
+                    or st.get("replicas", 0) != want):
+                return False
+        return True
+
+    kube.wait_until(done, timeout_s, 0.5, "the previous step's Deployments to be Ready")
 
 
 def solution_step(exercise_id: str) -> None:
