@@ -16,7 +16,6 @@ APP, PRECIOUS = "steady-app", "precious"
 CAPACITY = "karpenter.sh/capacity-type"
 DO_NOT_DISRUPT = "karpenter.sh/do-not-disrupt"
 AFTER_POOL = {"depends_on": ["7.1.nodepool"]}
-AFTER_APP = {"depends_on": ["7.1.deployment"]}
 
 LESSON = grading.Lesson(7, "Disruption", [
     grading.Exercise("7.1", "Consolidation: steady ends on one node of the cheapest type", [
@@ -28,8 +27,7 @@ LESSON = grading.Lesson(7, "Disruption", [
         c.nodepool_template_labels("7.1.label", STEADY, {"tier": "steady"}, **AFTER_POOL),
         d.nodepool_consolidation("7.1.consolidation", STEADY, "WhenEmptyOrUnderutilized",
                                  "10s", **AFTER_POOL),
-        c.deployment_in_namespace("7.1.deployment", APP),
-        c.deployment_replicas("7.1.replicas", APP, 2, **AFTER_APP),
+        *c.learner_deployment("7.1", APP, 2),
         c.pods_ready_on_pool("7.1.ready", APP, 2, STEADY,
                              depends_on=["7.1.nodepool", "7.1.deployment", "7.1.replicas"]),
         d.pool_consolidated_to_cheapest(
@@ -45,8 +43,7 @@ LESSON = grading.Lesson(7, "Disruption", [
                                     depends_on=["7.2.budget", "7.2.revision"]),
     ]),
     grading.Exercise("7.3", "do-not-disrupt: drift passes precious's node by", [
-        c.deployment_in_namespace("7.3.deployment", PRECIOUS),
-        c.deployment_replicas("7.3.replicas", PRECIOUS, 1, depends_on=["7.3.deployment"]),
+        *c.learner_deployment("7.3", PRECIOUS, 1),
         d.pods_annotated("7.3.annotation", PRECIOUS, DO_NOT_DISRUPT, "true", STEADY,
                          depends_on=["7.3.deployment"]),
         c.pods_ready_on_pool("7.3.ready", PRECIOUS, 1, STEADY,
