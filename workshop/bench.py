@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 
-from . import cli, jupyter, kube, observe, paths
+from . import cli, kube, observe, paths
 from .progress import say
 from .workloads import GPU_TOLERATION, deployment
 
@@ -93,6 +93,8 @@ def scale_to_zero() -> float:
 
 
 def lab_start(env: dict) -> float:
+    from . import jupyter  # not at import: every `workshop` command imports this module
+
     t0 = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "workshop.cli", "lab", "--port",
                              str(jupyter.pick_port(8890))], env=env,

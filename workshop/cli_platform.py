@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import sys
 
-from . import catalog, cli
-from . import platform_request as pr
+from typing import TYPE_CHECKING
+
+from . import cli
 from .errors import WorkshopError
+
+if TYPE_CHECKING:
+    from . import platform_request as pr
+
+# The generator and the catalog load inside the verbs: every `workshop` command imports
+# this module to register its parsers, and `make check-lesson-N` should not pay for them.
 
 
 def _request_from(args) -> pr.Request:
+    from . import platform_request as pr
+
     return pr.Request(
         team=args.team, vcpu=args.vcpu, memory_gi=args.memory_gi, gpus=args.gpus,
         families=tuple(f for item in args.families for f in pr.split_items(item)),
@@ -21,6 +30,9 @@ def _request_from(args) -> pr.Request:
 
 @cli.verb("request")
 def _request(args) -> int:
+    from . import catalog
+    from . import platform_request as pr
+
     req = _request_from(args)
     cat = catalog.load_catalog()
     problems = pr.validate(req, cat)
