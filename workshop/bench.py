@@ -6,8 +6,8 @@ run the real CLI in a subprocess, because that is what a learner waits for.
 
 Goals (issue notes): warm up <= 8 s; pending pod -> Running on a new node <= 2 s median;
 1,000 pods Ready <= 30 s; RSS of all components <= 1 GiB; cold first up <= 10 min;
-check on a solved lesson <= 2 s; reset <= 5 s; lab warm to answering <= 15 s;
-the live viewer shows a new node <= 1 s after its creation (10 and 200 nodes).
+check on a solved lesson <= 2 s (whole command); reset <= 10 s (issues 8, 9, 11); lab warm to
+answering <= 15 s; the live viewer shows a new node <= 1 s after its creation (10 and 200 nodes).
 The room's board: 200 learners x 20 reports, none lost; page drawn within 1 s.
 `BENCH_ONLY=board make bench` measures only the board (no cluster).
 """
@@ -169,19 +169,34 @@ def run() -> dict:
     return result
 
 
+# Lessons whose solved check and reset are timed: 1 (deployments, no NodePool of its own)
+# and 2 (its own NodePool, so reset waits for Karpenter to terminate a node). Both solve
+# in seconds, which keeps the bench bounded.
+TIMED_LESSONS = (1, 2)
+CHECK_RUNS = 3
+
+
 def lesson_timings(env: dict) -> dict:
-    """Whole-command times for the graded-lesson loop on a solved lesson."""
+    """Whole-command times (a subprocess, as a learner waits for them) of the graded-lesson
+    loop: `workshop check N` on a solved lesson (median of CHECK_RUNS, and the slowest),
+    then `workshop reset N`. Goals: check <= 2 s, reset <= 10 s."""
     from . import grading
 
     out: dict = {}
-    lessons_here = [n for n in grading.lesson_numbers() if n > 0]
-    if not lessons_here:
-        return out
-    n = max(lessons_here)
-    say(f"bench: solve, check and reset lesson {n} ...")
-    _cli("solve", str(n), env=env)
-    out[f"check_lesson_{n}_solved_s"] = round(_cli("check", str(n), env=env)[0], 2)
-    out[f"reset_lesson_{n}_s"] = round(_cli("reset", str(n), env=env)[0], 2)
+    for n in (n for n in TIMED_LESSONS if n in grading.lesson_numbers()):
+        say(f"bench: solve, check and reset lesson {n} ...")
+        _, proc = _cli("solve", str(n), env=env, timeout=600)
+        if proc.returncode != 0:
+            out[f"lesson_{n}_solve_error"] = proc.stderr.strip()[-300:]
+            continue
+        times = []
+        for _ in range(CHECK_RUNS):
+            seconds, proc = _cli("check", str(n), env=env, timeout=120)
+            times.append(seconds)
+        out[f"check_lesson_{n}_solved_median_s"] = round(statistics.median(times), 2)
+        out[f"check_lesson_{n}_solved_max_s"] = round(max(times), 2)
+        out[f"check_lesson_{n}_passed"] = proc.returncode == 0
+        out[f"reset_lesson_{n}_s"] = round(_cli("reset", str(n), env=env, timeout=120)[0], 2)
     return out
 
 
