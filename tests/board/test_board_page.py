@@ -69,7 +69,7 @@ def test_page_is_live_escapes_learner_text_opens_reports_and_exports(live_board,
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"{board.url}/#key={r.new_instructor_key}")
-    page.wait_for_function("document.body.dataset.learners === '1'", timeout=20_000)
+    simulate.wait_learners(page, 1, 20)
     assert "#key" not in page.url  # the key leaves the address bar
     row = page.locator("#grid-body tr").first
     assert row.locator("td.name").inner_text() == "Ada & \"Bob\" 'Lovelace'"
@@ -107,4 +107,4 @@ def test_page_without_the_key_asks_for_it_and_shows_no_data(live_board, chromium
     assert page.locator("#grid-body tr").count() == 0
     page.fill("#key", r.new_instructor_key)
     page.click("#keyform button")
-    page.wait_for_function("document.body.dataset.learners === '0'", timeout=20_000)
+    simulate.wait_learners(page, 0, 20)

@@ -127,7 +127,7 @@ def room(base: str, code: str, exercises: list[str], learners: int = 200, report
             "post_p50_ms": round(q[49] * 1000, 1), "post_p99_ms": round(q[98] * 1000, 1)}
 
 
-def _wait_learners(page, learners: int, timeout_s: float = 20) -> None:
+def wait_learners(page, learners: int, timeout_s: float = 20) -> None:
     """Wait until the page has drawn `learners` rows. Polled with page.evaluate (run by the
     browser's debugger protocol) rather than wait_for_function, whose string predicates the
     page's Content-Security-Policy (no 'unsafe-eval') rightly refuses to compile."""
@@ -156,7 +156,7 @@ def render_ms(page_url: str, key: str, learners: int, loads: int = 3,
         for i in range(loads + 1):
             # A new query each time: a change of the #fragment alone would not reload.
             page.goto(f"{page_url}/?load={i}#key={key}")
-            _wait_learners(page, learners, timeout_s)
+            wait_learners(page, learners, timeout_s)
             times.append(float(page.evaluate("window.boardFirstRenderAt")))
     return times[1:]
 
@@ -245,7 +245,7 @@ def screenshot(path: str, learners: int = 24) -> None:
                  stuck_minutes=10)
             with browser.page(width=1360, height=760) as page:
                 page.goto(f"{server.url}/#key={r.new_instructor_key}")
-                _wait_learners(page, learners)
+                wait_learners(page, learners)
                 page.locator("#grid-body tr.is-stuck").first.click()
                 page.wait_for_selector("#report:not([hidden]) .check")
                 page.screenshot(path=path)
