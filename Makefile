@@ -1,4 +1,4 @@
-# Karpenter Workshop Kit. Every target is a thin call to the `workshop` CLI (workshop/cli.py).
+# Karpenter Workshop Kit. Every target is a thin call to the `workshop` CLI (workshop/cli/__init__.py).
 #   make lab     start everything and open JupyterLab (the one command a learner needs)
 #   make test    build, start, test and stop everything (what CI runs)
 # More: make help

@@ -1,1 +1,1 @@
-"""Graders, one module a lesson: `checks/lesson_NN.py` defines LESSON (see workshop/grading.py)."""
+"""Graders, one module a lesson: `checks/lesson_NN.py` defines LESSON (see workshop/grading/core.py)."""

@@ -1,7 +1,8 @@
 """Lesson 00, setup and tour: the environment every later lesson relies on is healthy."""
 
-from workshop import checkers as c
-from workshop import grading, platform
+from workshop.builders import base as c
+from workshop.grading import core as grading
+from workshop.platform import defaults as platform
 
 NODEPOOLS: list[str] = []  # this lesson creates nothing; reset has nothing to remove
 

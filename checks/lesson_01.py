@@ -1,8 +1,9 @@
 """Lesson 01, first provisioning: a Deployment makes Karpenter launch nodes from the
 default pool; scaling it to zero makes them go."""
 
-from workshop import checkers as c
-from workshop import grading, platform
+from workshop.builders import base as c
+from workshop.grading import core as grading
+from workshop.platform import defaults as platform
 
 NODEPOOLS: list[str] = []  # only the platform's default pool is used (reset never touches it)
 

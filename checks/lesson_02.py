@@ -1,8 +1,8 @@
 """Lesson 02, your own NodePool: team-payments admits only what the team asked for, and
 the team's workload lands only there."""
 
-from workshop import checkers as c
-from workshop import grading
+from workshop.builders import base as c
+from workshop.grading import core as grading
 
 POOL = "team-payments"
 NODEPOOLS = [POOL]  # cluster-scoped: reset deletes it along with namespace lesson-02

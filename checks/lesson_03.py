@@ -2,9 +2,10 @@
 a toleration permits and a selector attracts; a startup taint holds pods until an agent
 (the learner) removes it from the node."""
 
-from workshop import checkers as c
-from workshop import grading, taints
-from workshop import taint_checks as t
+from workshop.builders import base as c
+from workshop.grading import core as grading
+from workshop.k8s import taints
+from workshop.builders import taints as t
 
 BATCH, AGENT_POOL = "batch", "agent-ready"
 NODEPOOLS = [BATCH, AGENT_POOL]  # cluster-scoped: reset deletes them with namespace lesson-03

@@ -1,10 +1,11 @@
 """Lesson 04, selectors, affinity and spread: required vs preferred node affinity, zone
 spread that Karpenter launches across zones, arm64 and spot, Gt on the instance's vCPUs."""
 
-from workshop import affinity_checks as a
-from workshop import catalog, grading
-from workshop import checkers as c
-from workshop import spread_checks as s
+from workshop.builders import affinity as a
+from workshop.instances import catalog
+from workshop.grading import core as grading
+from workshop.builders import base as c
+from workshop.builders import spread as s
 
 NODEPOOLS: list[str] = []  # the platform's general pool serves every exercise
 

@@ -1,9 +1,9 @@
 """Lesson 05, limits, weights, several NodePools: team-a stops at its limits, and a
 lower-weighted spot pool takes what does not fit."""
 
-from workshop import checkers as c
-from workshop import grading
-from workshop import limit_checks as lim
+from workshop.builders import base as c
+from workshop.grading import core as grading
+from workshop.builders import limits as lim
 
 POOL, OVERFLOW = "team-a", "team-a-overflow"
 NODEPOOLS = [POOL, OVERFLOW]  # cluster-scoped: reset deletes them with namespace lesson-05

@@ -1,11 +1,12 @@
 """Lesson 06, GPU scheduling: GPU pods on the platform's GPU pool, a chosen GPU model, and a
 team GPU pool whose GPU limit bites."""
 
-from workshop import checkers as c
-from workshop import gpu_checks as gpu
-from workshop import grading, platform
-from workshop import limit_checks as lim
-from workshop import taint_checks as taints
+from workshop.builders import base as c
+from workshop.builders import gpu
+from workshop.grading import core as grading
+from workshop.platform import defaults as platform
+from workshop.builders import limits as lim
+from workshop.builders import taints
 
 GPU_POOL = platform.DEFAULT_NODEPOOLS[1]
 TEAM_POOL = "team-ml-gpu"

@@ -5,9 +5,9 @@ one node of the cheapest type), and 7.3 undoes both: `precious` adds a node to `
 second drift leaves the pool at revision "3".
 """
 
-from workshop import checkers as c
-from workshop import disruption_checks as d
-from workshop import grading
+from workshop.builders import base as c
+from workshop.builders import disruption as d
+from workshop.grading import core as grading
 
 STEADY, SHORT = "steady", "short-lived"
 NODEPOOLS = [STEADY, SHORT]  # cluster-scoped: reset deletes them with namespace lesson-07

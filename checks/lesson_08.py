@@ -2,10 +2,11 @@
 first, the other two get a custom NodePool as the platform's generator makes it from their
 request, and their workloads land there."""
 
-from workshop import checkers as c
-from workshop import grading, platform
-from workshop import platform_checks as p
-from workshop.platform_request import POOL_LABEL, Request
+from workshop.builders import base as c
+from workshop.grading import core as grading
+from workshop.platform import defaults as platform
+from workshop.builders import platform as p
+from workshop.platform.request import POOL_LABEL, Request
 
 GENERAL = platform.DEFAULT_NODEPOOLS[0]
 GPU_TAINT = "nvidia.com/gpu=true:NoSchedule"

@@ -17,7 +17,8 @@ os.environ.setdefault("WORKSHOP_STATE", str(REPO / ".workshop-test"))
 
 import pytest  # noqa: E402
 
-from workshop import lifecycle, paths  # noqa: E402
+from workshop.stack import lifecycle
+from workshop import paths  # noqa: E402
 
 assert paths.STATE != REPO / ".workshop", "tests must not run against the learner's cluster"
 

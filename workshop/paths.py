@@ -26,7 +26,7 @@ BIN_LINK = STATE / "bin"
 KWOK_WORKDIR = STATE / "kwok"
 KARPENTER_DIR = STATE / "karpenter"
 LAB_DIR = STATE / "lab"
-PROGRESS = STATE / "progress.json"  # graded passes on this cluster (workshop/lessons.py)
+PROGRESS = STATE / "progress.json"  # graded passes on this cluster (workshop/grading/lessons.py)
 
 # Built binaries and Go caches are large (GBs) and shared by every checkout: keep them
 # outside the repo, keyed by version (see toolchain.cache_key).

@@ -3,7 +3,7 @@ uvicorn on a free loopback port."""
 
 from __future__ import annotations
 
-from workshop import grading as g
+from workshop.grading import core as g
 from workshop.board.serve import InThread
 
 EXERCISES = ["1.1", "1.2", "1.3", "2.1", "2.2"]

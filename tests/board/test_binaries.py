@@ -10,7 +10,8 @@ import stat
 import pytest
 from board_helpers import EXERCISES, LiveBoard
 
-from workshop import paths, toolchain
+from workshop import paths
+from workshop.stack import toolchain
 from workshop.board import binaries, room
 from workshop.board.app import create_app
 from workshop.board.store import Room

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from workshop import procs
+from workshop.stack import procs
 
 
 def start_board(tmp_path, *extra: str) -> tuple[subprocess.Popen, str]:

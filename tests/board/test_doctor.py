@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 
-from workshop import doctor
+from workshop.stack import doctor
 
 
 def test_old_python_fails_with_the_fix():

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from board_helpers import report
 
-from workshop import grading as g
-from workshop import lessons
+from workshop.grading import core as g
+from workshop.grading import lessons
 from workshop.board import room
 from workshop.errors import WorkshopError
 

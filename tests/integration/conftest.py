@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from workshop import kube, observe
+from workshop.k8s import kube, observe
 
 _counter = itertools.count()
 

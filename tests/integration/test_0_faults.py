@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from workshop import karpenter
+from workshop.stack import karpenter
 from workshop.errors import WorkshopError
 
 

@@ -11,9 +11,12 @@ import time
 
 import pytest
 
-from workshop import catalog, kube, lessons, observe, orphans, platform
-from workshop.catalog import parse_quantity
-from workshop.workloads import GPU_TOLERATION, deployment
+from workshop.instances import catalog
+from workshop.k8s import kube, observe, orphans
+from workshop.grading import lessons
+from workshop.platform import defaults as platform
+from workshop.instances.catalog import parse_quantity
+from workshop.k8s.workloads import GPU_TOLERATION, deployment
 
 pytestmark = pytest.mark.cluster
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from workshop import kube, lessons, observe, platform
-from workshop.workloads import GPU_TOLERATION, deployment
+from workshop.k8s import kube, observe
+from workshop.grading import lessons
+from workshop.platform import defaults as platform
+from workshop.k8s.workloads import GPU_TOLERATION, deployment
 
 
 pytestmark = pytest.mark.cluster

@@ -18,8 +18,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from workshop import cluster as cp
-from workshop import karpenter, kube, lifecycle, paths, procs
+from workshop.stack import cluster as cp
+from workshop.stack import karpenter, lifecycle, procs
+from workshop.k8s import kube
+from workshop import paths
 
 pytestmark = pytest.mark.cluster
 
@@ -174,7 +176,7 @@ def test_karpenter_pid_reuse_is_not_trusted(cluster):
 
 
 def test_cluster_dying_mid_check_gives_an_error_that_says_make_up(cluster):
-    from workshop import grading
+    from workshop.grading import core as grading
 
     apiserver = pids()["kube-apiserver"]
     calls = []

@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from workshop import jupyter, procs
+from workshop.stack import jupyter, procs
 
 pytestmark = pytest.mark.cluster
 

@@ -22,7 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from workshop import grading, jupyter, lessons, paths
+from workshop.grading import core as grading, lessons
+from workshop.stack import jupyter
+from workshop import paths
 from workshop.board import browser
 
 pytestmark = pytest.mark.cluster

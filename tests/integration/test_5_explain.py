@@ -14,8 +14,11 @@ import sys
 
 import pytest
 
-from workshop import explain, grading, kube, lessons, observe, paths
-from workshop.workloads import deployment
+from workshop.lab import explain
+from workshop.grading import core as grading, lessons
+from workshop.k8s import kube, observe
+from workshop import paths
+from workshop.k8s.workloads import deployment
 
 pytestmark = pytest.mark.cluster
 

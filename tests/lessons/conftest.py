@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from workshop import kube, lessons
+from workshop.k8s import kube
+from workshop.grading import lessons
 
 from lesson_harness import load_mistakes
 

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import yaml
 
-from workshop import grading, karpenter, kube, lessons, lifecycle
+from workshop.grading import core as grading, lessons
+from workshop.stack import karpenter, lifecycle
+from workshop.k8s import kube
 from workshop.errors import WorkshopError
 
 REPO = Path(__file__).resolve().parents[2]

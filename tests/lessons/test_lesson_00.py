@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from workshop import lessons
+from workshop.grading import lessons
 
 from lesson_harness import check_json
 

@@ -7,7 +7,10 @@ import hashlib
 
 import pytest
 
-from workshop import grading, kube, lessons, paths, platform
+from workshop.grading import core as grading, lessons
+from workshop.k8s import kube
+from workshop import paths
+from workshop.platform import defaults as platform
 
 from lesson_harness import check_start_state, cli
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from workshop import kube, lessons, platform
+from workshop.k8s import kube
+from workshop.grading import lessons
+from workshop.platform import defaults as platform
 
 from lesson_harness import check_start_state, cli
 

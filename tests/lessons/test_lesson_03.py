@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from workshop import grading, kube, lessons, observe, platform, taints
+from workshop.grading import core as grading, lessons
+from workshop.k8s import kube, observe, taints
+from workshop.platform import defaults as platform
 from workshop.errors import WorkshopError
 
 from lesson_harness import check_start_state, cli, grade_checks

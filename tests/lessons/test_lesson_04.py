@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from workshop import catalog, lessons, observe
+from workshop.instances import catalog
+from workshop.grading import lessons
+from workshop.k8s import observe
 
 from lesson_harness import check_start_state
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from workshop import kube, lessons, observe
+from workshop.k8s import kube, observe
+from workshop.grading import lessons
 
 from lesson_harness import check_start_state
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from workshop import grading, kube, lessons, observe, paths, platform
+from workshop.grading import core as grading, lessons
+from workshop.k8s import kube, observe
+from workshop import paths
+from workshop.platform import defaults as platform
 
 from lesson_harness import check_start_state, cli, grade_checks
 

@@ -7,9 +7,12 @@ from __future__ import annotations
 import pytest
 
 from checks import lesson_08
-from workshop import catalog, grading, kube, lessons, platform
-from workshop import platform_request as pr
-from workshop.request_form import request_form
+from workshop.instances import catalog
+from workshop.grading import core as grading, lessons
+from workshop.k8s import kube
+from workshop.platform import defaults as platform
+from workshop.platform import request as pr
+from workshop.lab.request_form import request_form
 
 from lesson_harness import check_start_state, cli, grade_checks
 

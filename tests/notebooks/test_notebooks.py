@@ -21,7 +21,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from workshop import grading, kube, lessons, observe, paths
+from workshop.grading import core as grading, lessons
+from workshop.k8s import kube, observe
+from workshop import paths
 
 pytestmark = pytest.mark.cluster
 

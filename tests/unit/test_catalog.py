@@ -11,18 +11,13 @@ import re
 
 import pytest
 
-from workshop import catalog as cat
-from workshop import catalog_table as table
-from workshop.catalog import (
-    CATALOG_JSON,
-    CATALOG_TABLE,
-    CatalogError,
-    diff_sets,
-    describe_set,
-    load_catalog,
+from workshop.instances import catalog as cat
+from workshop.instances import table
+from workshop.instances.catalog import (
+    CATALOG_JSON, CATALOG_TABLE, CatalogError, diff_sets, describe_set, load_catalog,
     validate_json,
 )
-from workshop.catalog_table import generate, parse_table, render_json
+from workshop.instances.table import generate, parse_table, render_json
 
 AWS_KEYS = (cat.AWS_FAMILY, cat.AWS_CATEGORY, cat.AWS_GENERATION, cat.AWS_SIZE, cat.AWS_CPU,
             cat.AWS_MEMORY, cat.AWS_HYPERVISOR)

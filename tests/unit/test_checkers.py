@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import pytest
 
-from workshop import catalog, checkers, grading, lab, pending
-from workshop.grading import Status
+from workshop.instances import catalog
+from workshop.builders import base as checkers
+from workshop.grading import core as grading
+from workshop import lab
+from workshop.k8s import pending
+from workshop.grading.core import Status
 
 ASKED = [
     {"key": "kubernetes.io/arch", "operator": "In", "values": ["arm64"]},
@@ -252,7 +256,7 @@ def test_pool_readiness_and_claim_state():
 
 
 def node_on(pool_name: str):
-    from workshop import observe
+    from workshop.k8s import observe
     return observe.NodeInfo.of({"metadata": {"name": "n1", "labels": {
         observe.NODEPOOL_LABEL: pool_name}}})
 

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from workshop import cluster, kube, paths, procs, toolchain
+from workshop.stack import cluster, procs, toolchain
+from workshop.k8s import kube
+from workshop import paths
 from workshop.errors import WorkshopError
 
 

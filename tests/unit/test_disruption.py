@@ -1,5 +1,5 @@
 """Reading Karpenter's disruption state without a cluster: durations, drift by template hash,
-expiry countdown (workshop/disruption.py)."""
+expiry countdown (workshop/k8s/disruption.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from workshop import disruption
+from workshop.k8s import disruption
 
 
 @pytest.mark.parametrize("text,seconds", [("10s", 10), ("1m", 60), ("1m30s", 90),

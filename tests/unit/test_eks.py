@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from workshop import eks, kube, paths
+from workshop.platform import eks
+from workshop.k8s import kube
+from workshop import paths
 from workshop.errors import WorkshopError
 
 REPO = Path(__file__).resolve().parents[2]

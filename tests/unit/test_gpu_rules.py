@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from workshop import catalog, gpu_cost
-from workshop.gpu_checks import is_nvidia_gpu
+from workshop.instances import catalog, gpu_cost
+from workshop.builders.gpu import is_nvidia_gpu
 
 NVIDIA_ONLY = [{"key": catalog.AWS_GPU_MANUFACTURER, "operator": "In", "values": ["nvidia"]}]
 

@@ -1,4 +1,4 @@
-"""Unit tests for workshop.grading: fake checks only, no cluster."""
+"""Unit tests for workshop.grading.core: fake checks only, no cluster."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import types
 
 import pytest
 
-from workshop import grading as g
+from workshop.grading import core as g
 from workshop.errors import ClusterNotRunning, WorkshopError
 
 ANSI = re.compile(r"\x1b\[")
@@ -81,7 +81,7 @@ def fake_checks_package(monkeypatch, tmp_path, sources: dict[str, str]):
 
 
 LESSON_SRC = """
-    from workshop.grading import Check, Exercise, Lesson, passed
+    from workshop.grading.core import Check, Exercise, Lesson, passed
     LESSON = Lesson({n}, "lesson {n}", [
         Exercise("{n}.1", "first", [Check("{n}.1.a", "a", lambda ctx: passed(1, 1))]),
         Exercise("{n}.2", "second", []),

@@ -3,7 +3,7 @@ so the text and the catalog cannot drift apart (edit the catalog, and this says 
 sentence to change).
 
 No cluster needed: the catalog model answers what Karpenter's kwok provider would pick
-(the cheapest fitting offering; see workshop/catalog.py `Catalog.cheapest`).
+(the cheapest fitting offering; see workshop/instances/catalog.py `Catalog.cheapest`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from workshop import catalog as cat
+from workshop.instances import catalog as cat
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,10 @@ import argparse
 
 import pytest
 
-from workshop import cli, cli_lessons, grading, kube, lab, lessons
+from workshop import cli, lab
+from workshop.cli import lessons as cli_lessons
+from workshop.grading import core as grading, lessons
+from workshop.k8s import kube
 
 
 def no_cluster(*args, **kwargs):

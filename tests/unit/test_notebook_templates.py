@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from workshop import kube, lessons
+from workshop.k8s import kube
+from workshop.grading import lessons
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]-*.ipynb"))

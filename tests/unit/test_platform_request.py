@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from workshop import catalog, paths, platform
-from workshop import platform_request as pr
+from workshop.instances import catalog
+from workshop import paths
+from workshop.platform import defaults as platform
+from workshop.platform import request as pr
 
 REPO = Path(__file__).resolve().parents[2]
 VISION = pr.Request("vision", vcpu=64, memory_gi=256, gpus=4, families=("g5",),

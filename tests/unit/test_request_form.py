@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from workshop import catalog
-from workshop import platform_request as pr
-from workshop.request_form import request_form
+from workshop.instances import catalog
+from workshop.platform import request as pr
+from workshop.lab.request_form import request_form
 
 VISION = pr.Request("vision", vcpu=64, memory_gi=256, gpus=4, families=("g5",),
                     taints=("team=vision:NoSchedule",), labels=("team=vision",))

@@ -1,12 +1,12 @@
-"""Kubernetes' toleration rules as workshop.taints implements them (the graders and the
+"""Kubernetes' toleration rules as workshop.k8s.taints implements them (the graders and the
 node agent helper rely on them), and the spread check's label-selector reading."""
 
 from __future__ import annotations
 
 import pytest
 
-from workshop.spread_checks import _selects
-from workshop.taints import Taint, describe_toleration, kubectl_untaint, tolerates
+from workshop.builders.spread import _selects
+from workshop.k8s.taints import Taint, describe_toleration, kubectl_untaint, tolerates
 
 BATCH = Taint("workload", "batch", "NoSchedule")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from workshop import toolchain
+from workshop.stack import toolchain
 from workshop.errors import WorkshopError
 
 V = toolchain.Versions.load()

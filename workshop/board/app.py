@@ -21,9 +21,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from . import binaries, schema
-from .ratelimit import Buckets
-from .store import Room
+from workshop.board import binaries, schema
+from workshop.board.ratelimit import Buckets
+from workshop.board.store import Room
 
 STATIC = Path(__file__).parent / "static"
 SECURITY_HEADERS = {

@@ -22,8 +22,8 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import quote
 
-from .. import toolchain
-from ..progress import say
+from workshop.stack import toolchain
+from workshop.progress import say
 
 KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")
 CHUNK = 1 << 20
@@ -163,7 +163,7 @@ def _safe_name(name: str) -> bool:
 
 def fetch_for_build(key: str, dest: Path) -> bool:
     """toolchain.ensure_built's hook: fetch from the joined room, if any."""
-    from . import room
+    from workshop.board import room
 
     link = room.load()
     if link is None:

@@ -21,8 +21,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .. import paths
-from ..errors import WorkshopError
+from workshop import paths
+from workshop.errors import WorkshopError
 
 LINK = paths.STATE / "room.json"
 QUEUE = paths.STATE / "room-queue"
@@ -108,7 +108,7 @@ def report_in_background(report) -> None:
     try:
         if load() is None:
             return
-        from .. import grading
+        from workshop.grading import core as grading
 
         enqueue(grading.to_json(report))
         start_sender()

@@ -6,12 +6,13 @@ import ipaddress
 import threading
 import time
 
-from .. import paths, procs, toolchain
-from ..errors import WorkshopError
-from ..progress import say
-from . import binaries
-from .app import create_app
-from .store import Room
+from workshop import paths
+from workshop.stack import procs, toolchain
+from workshop.errors import WorkshopError
+from workshop.progress import say
+from workshop.board import binaries
+from workshop.board.app import create_app
+from workshop.board.store import Room
 
 DEFAULT_PORT = 8765
 DB = paths.STATE / "board" / "room.sqlite"
@@ -20,7 +21,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 def kit_exercises() -> list[str]:
     """Every exercise the kit has: the grid's columns before anyone reports."""
-    from .. import grading
+    from workshop.grading import core as grading
 
     ids = []
     for n in grading.lesson_numbers():

@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
-from .. import grading as g
+from workshop.grading import core as g
 
 FIRST = ["Ada", "Alan", "Grace", "Edsger", "Barbara", "Ken", "Margaret", "Linus", "Radia",
          "Dennis", "Frances", "John", "Katherine", "Niklaus", "Sophie", "Tim", "Hedy", "Guido"]
@@ -149,7 +149,7 @@ def render_ms(page_url: str, key: str, learners: int, loads: int = 3,
     use instead of starting a browser."""
     import contextlib
 
-    from . import browser
+    from workshop.board import browser
 
     times = []
     with (contextlib.nullcontext(page) if page else browser.page()) as page:
@@ -171,8 +171,8 @@ def bench(learners: int = 200, reports: int = 20) -> dict:
     import tempfile
     from pathlib import Path
 
-    from .. import procs
-    from .serve import kit_exercises
+    from workshop.stack import procs
+    from workshop.board.serve import kit_exercises
 
     exercises = kit_exercises() or ["1.1", "1.2", "1.3"]
     with tempfile.TemporaryDirectory(prefix="board-bench-") as tmp:
@@ -231,10 +231,10 @@ def screenshot(path: str, learners: int = 24) -> None:
     import tempfile
     from pathlib import Path
 
-    from . import browser
-    from .app import create_app
-    from .serve import InThread, kit_exercises
-    from .store import Room
+    from workshop.board import browser
+    from workshop.board.app import create_app
+    from workshop.board.serve import InThread, kit_exercises
+    from workshop.board.store import Room
 
     exercises = kit_exercises() or ["1.1", "1.2", "1.3"]
     with tempfile.TemporaryDirectory(prefix="board-shot-") as tmp:

@@ -20,7 +20,7 @@ import time
 import uuid
 from pathlib import Path
 
-from . import schema
+from workshop.board import schema
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud in a room
 

@@ -1,0 +1,1 @@
+"""`make bench`: speed and memory numbers for the whole kit."""

@@ -1,0 +1,1 @@
+"""The instance catalog: types, offerings, prices, quantities and EKS's label rules."""

@@ -1,0 +1,1 @@
+"""Kubernetes access and reading the cluster: the client, pods, events, usage, watches."""

@@ -1,0 +1,362 @@
+""""Why this node?": Karpenter's choice for one pod, retold from the cluster and the catalog.
+
+    explain_pod("inflate-5d4b7c-x2x9z", "lesson-01")   # notebook: explain("inflate")
+    workshop explain POD -n NAMESPACE
+
+What it follows, read in Karpenter v1.14.1's source (sigs.k8s.io/karpenter):
+- NodePools are tried by weight, highest first; equal weights go by name, the name LATER in
+  the alphabet first (pkg/utils/nodepool/nodepool.go OrderByWeight). NodePools that are not
+  Ready are skipped (pkg/controllers/provisioning/provisioner.go).
+- For each pool (scheduling/nodeclaim.go CanAdd): the pool's taints must be tolerated; the
+  pod's requirements (nodeSelector, the FIRST required nodeAffinity term, and the heaviest
+  preferred term until relaxed; pkg/scheduling/requirements.go) must be compatible with the
+  pool's requirements and template labels; a key the pool does not define fails an In or
+  Exists ("label ... does not have known values") unless it is a well-known label.
+- Limits (scheduling/scheduler.go addToNewNodeClaim): instance types whose capacity would
+  take the pool past a limit are dropped ("all available instance types exceed limits").
+- The kwok provider then launches the cheapest available offering among the types left
+  (kwok/cloudprovider/cloudprovider.go toNode); equal prices are picked at random.
+
+On EKS the AWS provider launches spot with the price-capacity-optimized strategy, so there
+"cheapest" is a strong hint, not the rule; this output says so where price decides.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from workshop.instances import catalog
+from workshop.k8s import kube, pending, taints, usage
+from workshop.errors import WorkshopError
+
+NODEPOOL = "karpenter.sh/nodepool"
+# Labels Karpenter lets a pod require though no NodePool defines them (v1.WellKnownLabels in
+# pkg/apis/v1/labels.go, checked with AllowUndefinedWellKnownLabels); the catalog's keys
+# are checked against the offerings instead.
+WELL_KNOWN = frozenset({"topology.kubernetes.io/region",
+                        "topology.kubernetes.io/zone", "node.kubernetes.io/instance-type",
+                        "kubernetes.io/arch", "kubernetes.io/os", "karpenter.sh/capacity-type",
+                        "node.kubernetes.io/windows-build"})
+PRICE_NOTE = ("Price decides here: the kwok provider launches the cheapest offering. On EKS, "
+              "spot uses the price-capacity-optimized strategy, so AWS may pick a slightly "
+              "pricier spot pool with more capacity.")
+TOP = 6
+
+
+# ---------------------------------------------------------------- the pod's side
+
+
+def pod_requirements(spec: dict) -> list[dict]:
+    """The requirements Karpenter reads from a pod: nodeSelector, the first required
+    nodeAffinity term, and the heaviest preferred term (relaxed by Karpenter if it fails)."""
+    reqs = [{"key": k, "operator": "In", "values": [str(v)]}
+            for k, v in (spec.get("nodeSelector") or {}).items()]
+    affinity = ((spec.get("affinity") or {}).get("nodeAffinity") or {})
+    terms = ((affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+             .get("nodeSelectorTerms") or [])
+    if terms:
+        reqs += terms[0].get("matchExpressions") or []
+    return reqs
+
+
+def tolerates(tolerations: list[dict], taint: dict) -> bool:
+    t = taints.Taint.of(taint)
+    return any(taints.tolerates(tol, t) for tol in tolerations or [])
+
+
+def _req_text(r: dict) -> str:
+    values = r.get("values") or []
+    if r.get("operator") == "In" and len(values) == 1:
+        return f"{r['key']}={values[0]}"
+    return f"{r['key']} {r.get('operator')} {values}" if values else f"{r['key']} {r.get('operator')}"
+
+
+# ---------------------------------------------------------------- one pool
+
+
+@dataclass
+class PoolVerdict:
+    name: str
+    weight: int
+    ok: bool
+    why: str = ""
+    fitting: list[catalog.Offering] = field(default_factory=list)  # cheapest offering per type
+    over_limit: list[str] = field(default_factory=list)
+
+
+def _template(pool: dict) -> dict:
+    return ((pool.get("spec") or {}).get("template") or {})
+
+
+def _pool_values(pool: dict) -> dict[str, set[str] | None]:
+    """What a pool defines for keys outside the catalog: template labels and requirements
+    (None: Exists, any value)."""
+    defined: dict[str, set[str] | None] = {NODEPOOL: {pool["metadata"]["name"]}}
+    for k, v in ((_template(pool).get("metadata") or {}).get("labels") or {}).items():
+        defined[k] = {str(v)}
+    for r in (_template(pool).get("spec") or {}).get("requirements") or []:
+        if r.get("operator") == "In":
+            defined[r["key"]] = set(r.get("values") or [])
+        elif r.get("operator") == "Exists":
+            defined.setdefault(r["key"], None)
+    return defined
+
+
+def _custom_conflict(r: dict, defined: dict) -> str | None:
+    key, op, values = r["key"], r.get("operator"), set(r.get("values") or [])
+    if key not in defined:
+        if op in ("In", "Exists"):
+            return (f"the pod requires {_req_text(r)}, but the pool's nodes carry no label "
+                    f"{key} (Karpenter: label \"{key}\" does not have known values)")
+        return None
+    have = defined[key]
+    if op == "In" and have is not None and not (have & values):
+        return f"the pod requires {_req_text(r)}; the pool's nodes get {key}={', '.join(sorted(have))}"
+    if op == "NotIn" and have is not None and not (have - values):
+        return f"the pod excludes {key} {sorted(values)}; the pool's nodes get only {', '.join(sorted(have))}"
+    if op == "DoesNotExist":
+        return f"the pod requires that {key} is absent; the pool's nodes carry it"
+    return None
+
+
+def _catalog_conflict(cat: catalog.Catalog, pool_reqs: list[dict], pod_reqs: list[dict]) -> str | None:
+    if cat.admitted(pool_reqs + pod_reqs):
+        return None
+    pool_set = cat.admitted(pool_reqs)
+    for r in pod_reqs:
+        if r["key"] in cat.label_keys and not cat.admitted(pool_reqs + [r]):
+            offered = sorted({o.labels.get(r["key"], "") for o in pool_set} - {""})
+            return (f"the pod requires {_req_text(r)}; the pool admits "
+                    f"{r['key']} in {', '.join(offered[:8]) or 'nothing'}")
+    return "the pod's requirements together match none of the pool's offerings"
+
+
+def _remaining(pool: dict, freed: dict | None = None) -> dict[str, float]:
+    limits = (pool.get("spec") or {}).get("limits") or {}
+    used = (pool.get("status") or {}).get("resources") or {}
+    freed = freed or {}
+    return {r: float(usage.quantity(v)) - float(usage.quantity(used.get(r, 0)))
+            + float(usage.quantity(freed.get(r, 0))) for r, v in limits.items()}
+
+
+def _within(it: catalog.InstanceType, remaining: dict[str, float]) -> bool:
+    capacity = {"cpu": it.vcpu, "memory": it.memory_mib * 2**20, catalog.GPU_RESOURCE: it.gpus,
+                "nodes": 1, "pods": it.pods}
+    return all(capacity.get(r, 0) <= left for r, left in remaining.items())
+
+
+def _limits_text(pool: dict) -> str:
+    limits = (pool.get("spec") or {}).get("limits") or {}
+    used = (pool.get("status") or {}).get("resources") or {}
+    return ", ".join(f"{r} {used.get(r, 0)} in use of {v}" for r, v in limits.items())
+
+
+def judge(pool: dict, pod_spec: dict, req: usage.Requests, cat: catalog.Catalog,
+          freed: dict | None = None) -> PoolVerdict:
+    """Could this pool launch a node for a pod with this spec and these requests?
+    `freed`: capacity to leave out of the pool's usage (the node the pod already runs on,
+    which would not exist had Karpenter not launched it)."""
+    name = pool["metadata"]["name"]
+    v = PoolVerdict(name, int((pool.get("spec") or {}).get("weight") or 0), False)
+    if not kube.is_true(pool, "Ready"):
+        v.why = "the NodePool is not Ready, so Karpenter skips it"
+        return v
+    tmpl_spec = _template(pool).get("spec") or {}
+    for taint in tmpl_spec.get("taints") or []:
+        if taint.get("effect") in ("NoSchedule", "NoExecute") and \
+                not tolerates(pod_spec.get("tolerations") or [], taint):
+            v.why = f"the pod does not tolerate its taint {taints.Taint.of(taint)}"
+            return v
+    pod_reqs = pod_requirements(pod_spec)
+    defined = _pool_values(pool)
+    for r in pod_reqs:
+        if r["key"] not in cat.label_keys and r["key"] not in WELL_KNOWN:
+            problem = _custom_conflict(r, defined)
+            if problem:
+                v.why = problem
+                return v
+    pool_reqs = tmpl_spec.get("requirements") or []
+    problem = _catalog_conflict(cat, pool_reqs, pod_reqs)
+    if problem:
+        v.why = problem
+        return v
+    admitted = cat.admitted(pool_reqs + pod_reqs)
+    fits = [o for o in admitted if cat.by_name(o.instance_type).fits(req.cpu_millis, req.memory_mib, req.gpus)]
+    if not fits:
+        v.why = f"none of the {len({o.instance_type for o in admitted})} instance types it admits can hold {req}"
+        return v
+    remaining = _remaining(pool, freed)
+    allowed = [o for o in fits if _within(cat.by_name(o.instance_type), remaining)]
+    if not allowed:
+        v.why = f"limit reached: {_limits_text(pool)}; every type that fits would exceed it"
+        return v
+    best: dict[str, catalog.Offering] = {}
+    for o in sorted(allowed, key=lambda o: (o.price, o.instance_type, o.zone, o.capacity_type)):
+        best.setdefault(o.instance_type, o)
+    v.ok, v.fitting = True, sorted(best.values(), key=lambda o: (o.price, o.instance_type))
+    v.over_limit = sorted({o.instance_type for o in fits} - {o.instance_type for o in allowed})
+    return v
+
+
+def ordered(pools: list[dict]) -> list[dict]:
+    """Karpenter's order: weight, highest first; equal weights by name, later name first."""
+    by_name = sorted(pools, key=lambda p: p["metadata"]["name"], reverse=True)
+    return sorted(by_name, key=lambda p: -int((p.get("spec") or {}).get("weight") or 0))
+
+
+# ---------------------------------------------------------------- the whole story
+
+
+@dataclass
+class Explanation:
+    pod: str
+    lines: list[tuple[int, str]]  # (indent, text)
+
+    def text(self) -> str:
+        return "\n".join("  " * depth + line for depth, line in self.lines)
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def _repr_html_(self) -> str:
+        out = []
+        for depth, line in self.lines:
+            style = f"margin-left:{depth * 1.5}em" + (";font-weight:bold" if depth == 0 else "")
+            out.append(f"<div style='{style}'>{html.escape(line)}</div>")
+        return "<div class='workshop-explain'>" + "".join(out) + "</div>"
+
+
+def _find_pod(name: str, namespace: str) -> dict:
+    pod = kube.get("v1", "Pod", name, namespace)
+    if pod is not None:
+        return pod
+    # A Deployment's name (or app label) is easier to type than a pod's: take its first pod,
+    # a Pending one first since that is the one worth explaining.
+    pods = kube.list_("v1", "Pod", namespace=namespace, label_selector=f"app={name}")
+    pods = pods or [p for p in kube.list_("v1", "Pod", namespace=namespace)
+                    if p["metadata"]["name"].startswith(name + "-")]
+    if not pods:
+        raise WorkshopError(f"no pod `{name}` in namespace {namespace}",
+                            fix="give a pod's name (show.pods() lists them) and its namespace")
+    pods.sort(key=lambda p: (bool((p.get("spec") or {}).get("nodeName")), p["metadata"]["name"]))
+    return pods[0]
+
+
+def _time(obj: dict) -> datetime | None:
+    text = (obj.get("metadata") or {}).get("creationTimestamp")
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _offer_text(o: catalog.Offering, cat: catalog.Catalog) -> str:
+    it = cat.by_name(o.instance_type)
+    return (f"{o.instance_type:13} {o.capacity_type:9} {o.zone:11} ${o.price:.4f}/h  "
+            f"({it.vcpu} vCPU, {it.memory_mib / 1024:g}Gi{f', {it.gpus} GPU' if it.gpus else ''})")
+
+
+def predict(verdict: PoolVerdict) -> catalog.Offering | None:
+    return verdict.fitting[0] if verdict.fitting else None
+
+
+def explain_pod(name: str, namespace: str) -> Explanation:
+    pod = _find_pod(name, namespace)
+    meta, spec = pod["metadata"], pod.get("spec") or {}
+    pod_name = f"{meta['namespace']}/{meta['name']}"
+    req = usage.pod_requests(spec)
+    cat = catalog.load_catalog()
+    pools = ordered(kube.list_("karpenter.sh/v1", "NodePool"))
+    node_name = spec.get("nodeName") or ""
+    node = kube.get("v1", "Node", node_name) if node_name else None
+    home = ((node or {}).get("metadata", {}).get("labels") or {}).get(NODEPOOL)
+    freed = ((node or {}).get("status") or {}).get("capacity") or {}
+    verdicts = [judge(p, spec, req, cat, freed if p["metadata"]["name"] == home else None)
+                for p in pools]
+    lines: list[tuple[int, str]] = []
+    pod_reqs = pod_requirements(spec)
+    lines.append((0, f"Pod {pod_name}: requests {req}"
+                  + (f"; requires {', '.join(_req_text(r) for r in pod_reqs)}" if pod_reqs else "")))
+    if node is None:
+        _pending_story(pod, verdicts, lines)
+    else:
+        _placed_story(pod, node, verdicts, cat, lines)
+    lines.append((0, "NodePools in the order Karpenter tries them (weight, then name, later name first):"))
+    for v in verdicts:
+        mark = "✓ could launch a node for it" if v.ok else f"✗ {v.why}"
+        lines.append((1, f"{v.name} (weight {v.weight}): {mark}"))
+    served = next((v for v in verdicts if v.ok), None)
+    if node is not None:
+        served = next((v for v in verdicts
+                       if v.name == (node["metadata"].get("labels") or {}).get(NODEPOOL)), served)
+    if served is not None and served.fitting:
+        lines.append((0, f"Instance types of {served.name} that hold {req} and meet its "
+                         "requirements, cheapest offering first:"))
+        for o in served.fitting[:TOP]:
+            lines.append((1, _offer_text(o, cat)))
+        if len(served.fitting) > TOP:
+            lines.append((1, f"… and {len(served.fitting) - TOP} more"))
+        if served.over_limit:
+            lines.append((1, f"left out by the pool's limits: {', '.join(served.over_limit[:8])}"))
+        lines.append((0, PRICE_NOTE))
+    return Explanation(pod_name, lines)
+
+
+def _pending_story(pod: dict, verdicts: list[PoolVerdict], lines: list) -> None:
+    said = pending.of(pod)
+    ok = [v for v in verdicts if v.ok]
+    if ok:
+        lines.append((0, f"Pending: NodePool {ok[0].name} can serve it; Karpenter "
+                         + ("is launching a node for it." if said.verdict == "launching"
+                            else "has not acted yet (it batches pending pods for a few seconds).")))
+    elif not verdicts:
+        lines.append((0, "Pending: there is no NodePool at all, so Karpenter cannot launch a node."))
+    else:
+        why = "; ".join(f"{v.name}: {v.why}" for v in verdicts[:3])
+        more = f"; and {len(verdicts) - 3} more NodePools" if len(verdicts) > 3 else ""
+        lines.append((0, f"Pending: no NodePool can serve it ({why}{more})."))
+    if said.event:
+        lines.append((1, said.event))
+
+
+def _placed_story(pod: dict, node: dict, verdicts: list[PoolVerdict], cat: catalog.Catalog,
+                  lines: list) -> None:
+    labels = node["metadata"].get("labels") or {}
+    pool = labels.get(NODEPOOL, "")
+    price = labels.get(catalog.NODE_VIEWER_PRICE)
+    lines.append((0, f"Runs on {node['metadata']['name']}: {labels.get(catalog.INSTANCE_TYPE, '?')} "
+                     f"{labels.get(catalog.CAPACITY_TYPE, '?')} in {labels.get(catalog.ZONE, '?')}"
+                     + (f" at ${float(price):.4f}/h" if price else "")
+                     + (f", NodePool {pool}" if pool else ", not a Karpenter node")))
+    nominated = pending.nomination(pod)
+    node_t, pod_t = _time(node), _time(pod)
+    if nominated:  # "nodeclaim/X" for a new launch; "..., node/Y" for a node that exists
+        existing = "node/" in nominated
+    else:
+        existing = node_t is not None and pod_t is not None and node_t < pod_t
+    if existing:
+        lines.append((1, "It went onto a node that already existed (or was already being "
+                         "launched): Karpenter fills room on existing nodes before launching new ones."))
+    on_node = kube.call(kube.core().list_pod_for_all_namespaces,
+                        field_selector=f"spec.nodeName={node['metadata']['name']}")
+    others = [p for p in (kube.api_client().sanitize_for_serialization(x) for x in on_node.items)
+              if p["metadata"]["uid"] != pod["metadata"]["uid"]
+              and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+    if others:
+        total = usage.pod_requests(pod.get("spec") or {})
+        for p in others:
+            total = total + usage.pod_requests(p.get("spec") or {})
+        lines.append((1, f"It shares the node with {len(others)} other pod(s); together they "
+                         f"request {total}. Karpenter sizes a new node for all the pending pods "
+                         "it packs onto it, so the type below is what this pod alone would get."))
+    verdict = next((v for v in verdicts if v.name == pool), None)
+    pick = predict(verdict) if verdict else None
+    if pick is not None:
+        same = (pick.instance_type == labels.get(catalog.INSTANCE_TYPE)
+                and pick.capacity_type == labels.get(catalog.CAPACITY_TYPE))
+        lines.append((1, f"For this pod alone Karpenter would launch {pick.instance_type} "
+                         f"{pick.capacity_type} (${pick.price:.4f}/h): "
+                         + ("that is what it launched." if same else "it launched another type "
+                            "(other pods shared the launch, or the pool changed since).")))

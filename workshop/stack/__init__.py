@@ -1,0 +1,1 @@
+"""The local stack: building the binaries, the control plane, Karpenter, their lifecycle."""
