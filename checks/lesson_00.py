@@ -1,6 +1,6 @@
 """Lesson 00, setup and tour: the environment every later lesson relies on is healthy."""
 
-from workshop.builders import base as c
+from workshop.builders import cluster
 from workshop.grading import core as grading
 from workshop.platform import defaults as platform
 
@@ -10,10 +10,10 @@ GENERAL, GPU = platform.DEFAULT_NODEPOOLS
 
 LESSON = grading.Lesson(0, "Setup and tour", [
     grading.Exercise("0.1", "The environment is healthy", [
-        c.cluster_reachable("0.1.api"),
-        c.karpenter_running("0.1.karpenter"),
-        c.nodeclass_ready("0.1.nodeclass"),
-        c.default_nodepool_intact("0.1.general-purpose", GENERAL),
-        c.default_nodepool_intact("0.1.gpu", GPU),
+        cluster.cluster_reachable("0.1.api"),
+        cluster.karpenter_running("0.1.karpenter"),
+        cluster.nodeclass_ready("0.1.nodeclass"),
+        cluster.default_nodepool_intact("0.1.general-purpose", GENERAL),
+        cluster.default_nodepool_intact("0.1.gpu", GPU),
     ]),
 ])

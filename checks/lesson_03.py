@@ -2,7 +2,7 @@
 a toleration permits and a selector attracts; a startup taint holds pods until an agent
 (the learner) removes it from the node."""
 
-from workshop.builders import base as c
+from workshop.builders import nodepools, workloads
 from workshop.grading import core as grading
 from workshop.k8s import taints
 from workshop.builders import taints as t
@@ -29,33 +29,33 @@ SOLUTION_STEPS = {"3.3": lambda: taints.play_agent(AGENT_POOL, STARTUP[0])}
 
 LESSON = grading.Lesson(3, "Taints, tolerations, startup taints", [
     grading.Exercise("3.1", "NodePool batch keeps other pods off", [
-        *c.learner_nodepool("3.1", BATCH),
+        *nodepools.learner_nodepool("3.1", BATCH),
         t.nodepool_taint("3.1.taint", BATCH, *TAINT, **AFTER_BATCH),
-        c.nodepool_template_labels("3.1.labels", BATCH, {"workload": "batch"}, **AFTER_BATCH),
-        c.nodepool_admits_exactly("3.1.offerings", BATCH, ASKED,
+        nodepools.nodepool_template_labels("3.1.labels", BATCH, {"workload": "batch"}, **AFTER_BATCH),
+        nodepools.nodepool_admits_exactly("3.1.offerings", BATCH, ASKED,
                                   title="admits exactly the amd64 offerings of categories c "
                                   "and m", **AFTER_BATCH),
-        c.nodepool_limits("3.1.limits", BATCH, {"cpu": "32"}, **AFTER_BATCH),
+        nodepools.nodepool_limits("3.1.limits", BATCH, {"cpu": "32"}, **AFTER_BATCH),
     ]),
     grading.Exercise("3.2", "batch-worker tolerates and selects the batch pool", [
-        *c.learner_deployment("3.2", WORKER, 3, cpu="1", memory="2Gi"),
+        *workloads.learner_deployment("3.2", WORKER, 3, cpu="1", memory="2Gi"),
         t.pods_tolerate("3.2.toleration", WORKER, *TAINT, **AFTER_WORKER),
-        c.pod_template_requires_label(
+        workloads.pod_template_requires_label(
             "3.2.selector", WORKER, "workload", ["batch"], **AFTER_WORKER,
             unconstrained_hint="a toleration permits, it does not attract: without a selector "
             "on `workload: batch` the pods land on the general pool"),
-        c.pods_ready_on_pool(
+        workloads.pods_ready_on_pool(
             "3.2.ready", WORKER, 3, BATCH, depends_on=["3.2.deployment", "3.2.replicas"],
             misplaced_hint="pods landed on another pool: a toleration permits, it does not "
             "attract; select `workload: batch` too"),
     ]),
     grading.Exercise("3.3", "agent-app waits for the node agent", [
-        *c.learner_nodepool("3.3", AGENT_POOL, ready=False),
+        *nodepools.learner_nodepool("3.3", AGENT_POOL, ready=False),
         t.nodepool_startup_taint("3.3.startup-taint", AGENT_POOL, *STARTUP, **AFTER_AGENT_POOL),
-        c.nodepool_template_labels("3.3.labels", AGENT_POOL, {"agent": "required"},
+        nodepools.nodepool_template_labels("3.3.labels", AGENT_POOL, {"agent": "required"},
                                    **AFTER_AGENT_POOL),
-        *c.learner_deployment("3.3", AGENT_APP, 2, cpu="500m"),
-        c.pod_template_requires_label(
+        *workloads.learner_deployment("3.3", AGENT_APP, 2, cpu="500m"),
+        workloads.pod_template_requires_label(
             "3.3.selector", AGENT_APP, "agent", ["required"], **AFTER_AGENT_APP,
             unconstrained_hint="nothing selects `agent: required`, so the pods go to the "
             "general pool and never meet the startup taint"),

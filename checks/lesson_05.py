@@ -1,7 +1,7 @@
 """Lesson 05, limits, weights, several NodePools: team-a stops at its limits, and a
 lower-weighted spot pool takes what does not fit."""
 
-from workshop.builders import base as c
+from workshop.builders import nodepools, workloads
 from workshop.grading import core as grading
 from workshop.builders import limits as lim
 
@@ -22,13 +22,13 @@ AFTER_OVERFLOW = {"depends_on": ["5.2.nodepool"]}
 
 LESSON = grading.Lesson(5, "Limits, weights, several NodePools", [
     grading.Exercise("5.1", "team-a stops at its limits", [
-        *c.learner_nodepool("5.1", POOL),
-        c.nodepool_admits_exactly("5.1.offerings", POOL, ASKED,
+        *nodepools.learner_nodepool("5.1", POOL),
+        nodepools.nodepool_admits_exactly("5.1.offerings", POOL, ASKED,
                                   title="admits exactly amd64 on-demand c and m", **AFTER_POOL),
-        c.nodepool_template_labels("5.1.labels", POOL, LABEL, **AFTER_POOL),
-        c.nodepool_limits("5.1.limits", POOL, {"cpu": "8", "memory": "32Gi"}, **AFTER_POOL),
-        *c.learner_deployment("5.1", APP, 10, cpu="1", memory="1Gi"),
-        c.pod_template_requires_label(
+        nodepools.nodepool_template_labels("5.1.labels", POOL, LABEL, **AFTER_POOL),
+        nodepools.nodepool_limits("5.1.limits", POOL, {"cpu": "8", "memory": "32Gi"}, **AFTER_POOL),
+        *workloads.learner_deployment("5.1", APP, 10, cpu="1", memory="1Gi"),
+        workloads.pod_template_requires_label(
             "5.1.selector", APP, "team", ["a"], **AFTER_APP,
             unconstrained_hint="no selector: the pods go to the default pool, which outranks "
             "team-a, and team-a's limit never bites"),
@@ -36,15 +36,15 @@ LESSON = grading.Lesson(5, "Limits, weights, several NodePools", [
                                 depends_on=["5.1.nodepool", "5.1.deployment", "5.1.replicas"]),
     ]),
     grading.Exercise("5.2", "team-a-overflow takes what team-a cannot", [
-        *c.learner_nodepool("5.2", OVERFLOW),
+        *nodepools.learner_nodepool("5.2", OVERFLOW),
         lim.nodepool_admits_values("5.2.offerings", OVERFLOW,
                                    {CAPACITY: ["spot"], CATEGORY: ["c", "m"]}, **AFTER_OVERFLOW),
-        c.nodepool_template_labels(
+        nodepools.nodepool_template_labels(
             "5.2.labels", OVERFLOW, LABEL, **AFTER_OVERFLOW,
             absent_hint="no label `team: a` on its nodes: team-a-app selects `team: a`, so "
             "nothing can use this pool"),
         lim.nodepool_weights_order("5.2.weights", POOL, OVERFLOW, **AFTER_OVERFLOW),
-        lim.waits_for_pool_changes(c.pods_ready_with_node_label(
+        lim.waits_for_pool_changes(workloads.pods_ready_with_node_label(
             "5.2.all-ready", APP, 10, "team", "a", depends_on=["5.2.nodepool"],
             misplaced_hint="some pods run on nodes without `team: a`: the Deployment's "
             "selector must keep them on the team's pools")),

@@ -1,7 +1,7 @@
 """Lesson 06, GPU scheduling: GPU pods on the platform's GPU pool, a chosen GPU model, and a
 team GPU pool whose GPU limit bites."""
 
-from workshop.builders import base as c
+from workshop.builders import nodepools, workloads
 from workshop.builders import gpu
 from workshop.grading import core as grading
 from workshop.platform import defaults as platform
@@ -21,7 +21,7 @@ def _pod_checks(n: str, app: str, replicas: int, gpus: int) -> list[grading.Chec
     and tolerates the GPU taint."""
     after = {"depends_on": [f"{n}.deployment"]}
     return [
-        *c.learner_deployment(n, app, replicas),
+        *workloads.learner_deployment(n, app, replicas),
         gpu.container_gpu_limit(f"{n}.gpu", app, gpus, **after),
         taints.pods_tolerate(f"{n}.toleration", app, **TAINT, **after),
     ]
@@ -43,15 +43,15 @@ LESSON = grading.Lesson(6, "GPU scheduling", [
                            depends_on=["6.2.deployment", "6.2.replicas"]),
     ]),
     grading.Exercise("6.3", "team-ml-gpu stops at its GPU limit", [
-        *c.learner_nodepool("6.3", TEAM_POOL),
+        *nodepools.learner_nodepool("6.3", TEAM_POOL),
         taints.nodepool_taint("6.3.taint", TEAM_POOL, **TAINT, **AFTER_TEAM_POOL),
-        c.nodepool_template_labels("6.3.labels", TEAM_POOL, {"team": "ml"}, **AFTER_TEAM_POOL),
+        nodepools.nodepool_template_labels("6.3.labels", TEAM_POOL, {"team": "ml"}, **AFTER_TEAM_POOL),
         lim.nodepool_admits_values("6.3.offerings", TEAM_POOL,
                                    {"karpenter.k8s.aws/instance-family": ["g5"]},
                                    **AFTER_TEAM_POOL),
         gpu.nodepool_gpu_limit("6.3.limit", TEAM_POOL, 4, **AFTER_TEAM_POOL),
         *_pod_checks("6.3", TRAINER, 3, 2),
-        c.pod_template_requires_label(
+        workloads.pod_template_requires_label(
             "6.3.selector", TRAINER, "team", ["ml"], depends_on=["6.3.deployment"],
             unconstrained_hint="no selector on `team: ml`: the platform's GPU pool, which "
             "outranks the team's, takes the pods"),

@@ -2,7 +2,7 @@
 first, the other two get a custom NodePool as the platform's generator makes it from their
 request, and their workloads land there."""
 
-from workshop.builders import base as c
+from workshop.builders import nodepools, workloads
 from workshop.grading import core as grading
 from workshop.platform import defaults as platform
 from workshop.builders import platform as p
@@ -35,14 +35,14 @@ def _pool_checks(n: str, req: Request) -> list[grading.Check]:
     if req.gpus:
         limits["nvidia.com/gpu"] = str(req.gpus)
     return [
-        c.nodepool_exists(f"{n}.nodepool", pool),
-        c.nodepool_ready(f"{n}.ready-pool", pool, **after),
+        nodepools.nodepool_exists(f"{n}.nodepool", pool),
+        nodepools.nodepool_ready(f"{n}.ready-pool", pool, **after),
         p.nodepool_families(f"{n}.families", pool, list(req.families), **after),
         p.nodepool_capacity_types(f"{n}.capacity", pool, list(req.capacity), **after),
-        c.nodepool_template_labels(f"{n}.labels", pool,
+        nodepools.nodepool_template_labels(f"{n}.labels", pool,
                                    {"team": req.team, POOL_LABEL: pool}, **after),
         p.nodepool_taints(f"{n}.taints", pool, taints, why, **after),
-        c.nodepool_limits(f"{n}.limits", pool, limits, **after),
+        nodepools.nodepool_limits(f"{n}.limits", pool, limits, **after),
         p.nodepool_as_generated(f"{n}.conventions", req, **after),
     ]
 
@@ -52,13 +52,13 @@ def _workload_checks(n: str, app: str, req: Request, replicas: int, misplaced: s
     after = {"depends_on": [f"{n}.deployment"]}
     taints = list(req.taints) + ([GPU_TAINT] if req.gpus else [])
     return [
-        *c.learner_deployment(n, app, replicas),
+        *workloads.learner_deployment(n, app, replicas),
         *extra,
         p.pod_template_tolerates(f"{n}.tolerations", app, taints, **after),
-        c.pod_template_requires_label(
+        workloads.pod_template_requires_label(
             f"{n}.selector", app, "team", [req.team], **after,
             unconstrained_hint=f"no selector on `team: {req.team}`: {misplaced}"),
-        c.pods_ready_on_pool(f"{n}.ready", app, replicas, req.pool_name,
+        workloads.pods_ready_on_pool(f"{n}.ready", app, replicas, req.pool_name,
                              depends_on=[f"{n}.deployment", f"{n}.replicas"],
                              misplaced_hint=misplaced),
     ]
@@ -66,13 +66,13 @@ def _workload_checks(n: str, app: str, req: Request, replicas: int, misplaced: s
 
 LESSON = grading.Lesson(8, "Capstone: default or custom?", [
     grading.Exercise("8.1", "storefront: the defaults serve it", [
-        *c.learner_deployment("8.1", "storefront", 3, cpu="1", memory="2Gi"),
+        *workloads.learner_deployment("8.1", "storefront", 3, cpu="1", memory="2Gi"),
         p.nodepool_absent(
             "8.1.no-custom-pool", "team-storefront", depends_on=["8.1.deployment"],
             hint="the defaults serve this: 1 CPU and 2Gi pods need nothing special, and a "
                  "dedicated pool wastes capacity (its own half-empty nodes, limits to tend); "
                  f"delete it and use {GENERAL}"),
-        c.pods_ready_on_pool(
+        workloads.pods_ready_on_pool(
             "8.1.ready", "storefront", 3, GENERAL,
             depends_on=["8.1.deployment", "8.1.replicas"],
             misplaced_hint=f"the pods run on another pool: drop the selector, {GENERAL} serves "
@@ -93,7 +93,7 @@ LESSON = grading.Lesson(8, "Capstone: default or custom?", [
             "8.3", "etl", ETL, 3,
             "the general pool (which outranks custom pools) serves these pods and team-etl "
             "sits unused",
-            [c.container_requests("8.3.requests", "etl", cpu="2", memory="12Gi",
+            [workloads.container_requests("8.3.requests", "etl", cpu="2", memory="12Gi",
                                   depends_on=["8.3.deployment"])]),
     ]),
 ])

@@ -9,9 +9,10 @@ import pytest
 
 from workshop.instances import catalog
 from workshop.builders import base as checkers
+from workshop.builders import nodepools, workloads
 from workshop.grading import core as grading
 from workshop import lab
-from workshop.k8s import pending
+from workshop.k8s import pending, usage
 from workshop.grading.core import Status
 
 ASKED = [
@@ -38,14 +39,14 @@ def pool(*requirements, limits=None) -> dict:
 
 
 def grade_pool(monkeypatch, check: grading.Check, live: dict) -> grading.Outcome:
-    monkeypatch.setattr(checkers, "_nodepool", lambda name: live)
+    monkeypatch.setattr(checkers, "get_nodepool", lambda name: live)
     return check.fn(Ctx())
 
 
 # ------------------------------------------------------------------ requirement meaning
 
 
-ADMITS = checkers.nodepool_admits_exactly("2.1.offerings", "team-payments", ASKED)
+ADMITS = nodepools.nodepool_admits_exactly("2.1.offerings", "team-payments", ASKED)
 
 
 def test_the_asked_requirements_pass_in_any_spelling(monkeypatch):
@@ -74,14 +75,14 @@ def test_a_restricted_key_typo_fails_even_when_the_admitted_set_is_right(monkeyp
     ("karpenter.kwok.sh/instancefamily", "narrows nothing"),
 ])
 def test_every_unknown_well_known_looking_key_is_named(key, says):
-    problem = checkers._requirement_key_problem(Ctx.catalog, [*ASKED, req(key, "x")])
+    problem = nodepools.requirement_key_problem(Ctx.catalog, [*ASKED, req(key, "x")])
     assert f"`{key}`" in problem and says in problem
 
 
 def test_custom_and_eks_well_known_keys_are_fine():
     reqs = [*ASKED, req("team", "payments"), req("topology.k8s.aws/zone-id", "usw2-az1"),
             req("karpenter.k8s.aws/instance-cpu-manufacturer", "aws")]
-    assert checkers._requirement_key_problem(Ctx.catalog, reqs) is None
+    assert nodepools.requirement_key_problem(Ctx.catalog, reqs) is None
 
 
 def test_a_kwok_key_passes_with_a_remark_naming_the_aws_key(monkeypatch):
@@ -105,38 +106,38 @@ def test_a_value_no_offering_has_is_named(monkeypatch):
 def test_a_differing_set_names_the_dimension():
     expected = Ctx.catalog.admitted(ASKED)
     on_demand_too = Ctx.catalog.admitted([ASKED[0], ASKED[2]])
-    assert "also admit other capacity types (on-demand)" in checkers._set_difference_hint(
+    assert "also admit other capacity types (on-demand)" in nodepools.set_difference_hint(
         expected, on_demand_too)
     m6g_only = Ctx.catalog.admitted([*ASKED[:2], req(ASKED[2]["key"], "m6g")])
     assert "leave out instance families the exercise asks for (c6g)" in \
-        checkers._set_difference_hint(expected, m6g_only)
+        nodepools.set_difference_hint(expected, m6g_only)
     more_families = Ctx.catalog.admitted([ASKED[1], req(ASKED[2]["key"], "m6g", "c6g", "m5")])
-    assert "instance families (m5)" in checkers._set_difference_hint(expected, more_families)
+    assert "instance families (m5)" in nodepools.set_difference_hint(expected, more_families)
 
 
 def test_allows_and_mentioned_read_selectors_and_affinity():
     key = "karpenter.sh/capacity-type"
     selector = {"nodeSelector": {key: "on-demand"}}
-    assert checkers._allows(selector, key, "on-demand")
-    assert not checkers._allows(selector, key, "spot") and not checkers._allows(selector, key, None)
+    assert checkers.allows_label(selector, key, "on-demand")
+    assert not checkers.allows_label(selector, key, "spot") and not checkers.allows_label(selector, key, None)
     affinity = {"affinity": {"nodeAffinity": {
         "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
             {"matchExpressions": [req(key, "spot", operator="NotIn"), req("team", "a")]}]},
         "preferredDuringSchedulingIgnoredDuringExecution": [
             {"weight": 1, "preference": {"matchExpressions": [req("zone", "z1")]}}]}}}
     # NotIn spot: on-demand and nodes without the label pass; rules on other keys are ignored.
-    assert checkers._allows(affinity, key, "on-demand") and checkers._allows(affinity, key, None)
-    assert not checkers._allows(affinity, key, "spot")
-    assert checkers._allows({}, key, "spot")  # no rule: anything goes
-    assert checkers._mentioned(affinity, "required") == [(key, ["spot"]), ("team", ["a"])]
-    assert checkers._mentioned(affinity, "preferred") == [("zone", ["z1"])]
-    assert checkers._mentioned(selector, "required") == [(key, ["on-demand"])]
+    assert checkers.allows_label(affinity, key, "on-demand") and checkers.allows_label(affinity, key, None)
+    assert not checkers.allows_label(affinity, key, "spot")
+    assert checkers.allows_label({}, key, "spot")  # no rule: anything goes
+    assert checkers.mentioned_labels(affinity, "required") == [(key, ["spot"]), ("team", ["a"])]
+    assert checkers.mentioned_labels(affinity, "preferred") == [("zone", ["z1"])]
+    assert checkers.mentioned_labels(selector, "required") == [(key, ["on-demand"])]
 
 
 # ------------------------------------------------------------------ quantities
 
 
-LIMITS = checkers.nodepool_limits("2.1.limits", "team-payments", {"cpu": "16", "memory": "64Gi"})
+LIMITS = nodepools.nodepool_limits("2.1.limits", "team-payments", {"cpu": "16", "memory": "64Gi"})
 
 
 @pytest.mark.parametrize("limits, status, says", [
@@ -161,18 +162,18 @@ def deployment(resources: dict) -> dict:
         "containers": [{"name": "inflate", "image": "pause", "resources": resources}]}}}}
 
 
-REQUESTS = checkers.container_requests("1.1.requests", "inflate", cpu="1", memory="1Gi")
+REQUESTS = workloads.container_requests("1.1.requests", "inflate", cpu="1", memory="1Gi")
 
 
 def grade_deployment(monkeypatch, check, resources):
-    monkeypatch.setattr(checkers, "_deployment", lambda ctx, name: deployment(resources))
+    monkeypatch.setattr(checkers, "get_deployment", lambda ctx, name: deployment(resources))
     return check.fn(Ctx())
 
 
 def test_effective_requests_default_to_limits():
     c = {"resources": {"limits": {"cpu": "2", "memory": "1Gi"}, "requests": {"cpu": "1"}}}
-    assert checkers.effective_requests(c) == {"cpu": "1", "memory": "1Gi"}
-    assert checkers.effective_requests({}) == {}
+    assert usage.effective_requests(c) == {"cpu": "1", "memory": "1Gi"}
+    assert usage.effective_requests({}) == {}
 
 
 @pytest.mark.parametrize("resources, status, found, hint", [
@@ -190,7 +191,7 @@ def test_requests_are_graded_as_the_scheduler_sees_them(monkeypatch, resources, 
                                                         hint):
     out = grade_deployment(monkeypatch, REQUESTS, resources)
     assert out.status is status and found in out.found and hint in out.hint, out
-    if any(checkers.effective_requests({"resources": resources})):
+    if any(usage.effective_requests({"resources": resources})):
         assert "no requests" not in out.hint  # never, when the scheduler sees some
 
 
@@ -218,7 +219,7 @@ KNOWN = {"team", "karpenter.sh/capacity-type", "kubernetes.io/arch"}
     ("karpenter: something new", "its event says why"),
 ])
 def test_pending_hint_reads_the_most_telling_clause(event, says):
-    assert says in checkers.pending_hint(event, KNOWN)
+    assert says in pending.pending_hint(event, KNOWN)
 
 
 # ------------------------------------------------------------------ notebook rendering
@@ -265,9 +266,9 @@ def test_pods_on_another_lessons_pool_name_that_lesson():
     class Lesson1(Ctx):
         lesson = 1
     # team-payments is lesson 2's (checks/lesson_02.py NODEPOOLS).
-    hint = checkers._leftover_hint(Lesson1(), [node_on("system-service-general-purpose"),
+    hint = checkers.leftover_hint(Lesson1(), [node_on("system-service-general-purpose"),
                                                node_on("team-payments")])
     assert "lesson 2's NodePool team-payments" in hint and "`make reset-lesson-2`" in hint
     # In its own lesson, or on a platform pool, it is the learner's selector after all.
-    assert checkers._leftover_hint(Ctx(), [node_on("team-payments")]) is None
-    assert checkers._leftover_hint(Lesson1(), [node_on("system-service-general-purpose")]) is None
+    assert checkers.leftover_hint(Ctx(), [node_on("team-payments")]) is None
+    assert checkers.leftover_hint(Lesson1(), [node_on("system-service-general-purpose")]) is None

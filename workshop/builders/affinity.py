@@ -15,7 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from workshop.instances import catalog
+from workshop.k8s import usage
 from workshop.builders import base as c
+from workshop.builders import workloads
 from workshop.grading.core import Check, Outcome, failed, passed
 
 # Deprecated node label keys and the keys that replaced them (nodes still carry the beta
@@ -42,7 +44,7 @@ def pod_template_prefers_label(check_id: str, name: str, key: str, value: str,
     def fn(ctx, dep: dict) -> Outcome:
         where = (f"Deployment {ctx.namespace}/{name} .spec.template.spec.affinity.nodeAffinity"
                  ".preferredDuringSchedulingIgnoredDuringExecution")
-        spec = c._pod_spec(dep)
+        spec = c.pod_template_spec(dep)
         terms = _preferred(spec)
         for term in terms:
             exprs = (term.get("preference") or {}).get("matchExpressions") or []
@@ -56,17 +58,17 @@ def pod_template_prefers_label(check_id: str, name: str, key: str, value: str,
                 return failed(expected, f"prefers {key} in ({', '.join(values)})",
                               f"the preference on {key} does not favour `{value}`: values are "
                               "exact and case-sensitive", where)
-        if not c._allows(spec, key, None) and all(
-                c._allows(spec, key, v) == (v == value)
-                for v in c._known_node_labels(ctx).get(key, set()) | {value}):
+        if not c.allows_label(spec, key, None) and all(
+                c.allows_label(spec, key, v) == (v == value)
+                for v in c.known_node_labels(ctx).get(key, set()) | {value}):
             return passed(expected, f"required {key} = {value} ({required_remark})", where)
         return failed(expected, "no preferred rule on " + key,
                       f"nothing prefers {key} = {value}: add a "
                       "preferredDuringSchedulingIgnoredDuringExecution term (a weight and a "
                       "preference) on that key", where)
 
-    return c._check(check_id, title or f"Deployment {name}'s pods prefer {key}={value}",
-                    c._with_deployment(name, fn), options)
+    return c.make_check(check_id, title or f"Deployment {name}'s pods prefer {key}={value}",
+                    c.with_deployment(name, fn), options)
 
 
 def pod_template_requires_label_or_deprecated(check_id: str, name: str, key: str,
@@ -74,19 +76,19 @@ def pod_template_requires_label_or_deprecated(check_id: str, name: str, key: str
                                               title: str | None = None, **options) -> Check:
     """pod_template_requires_label, which also accepts (with a remark) the deprecated
     key Karpenter translates to `key` (a nodeSelector on `beta.kubernetes.io/arch`)."""
-    inner = c.pod_template_requires_label(check_id, name, key, values, unconstrained_hint,
+    inner = workloads.pod_template_requires_label(check_id, name, key, values, unconstrained_hint,
                                           title=title, **options)
     old = [k for k, new in DEPRECATED_KEYS.items() if new == key]
 
     def fn(ctx: Any) -> Outcome:
-        dep = c._deployment(ctx, name)
+        dep = c.get_deployment(ctx, name)
         outcome = original(ctx)
         if dep is None or outcome.status.value == "pass":
             return outcome
-        spec = c._pod_spec(dep)
+        spec = c.pod_template_spec(dep)
         for deprecated in old:
-            mentioned = [vs for k, vs in c._mentioned(spec, "required") if k == deprecated]
-            if mentioned and set(mentioned[0]) <= set(values) and not c._allows(spec, deprecated, None):
+            mentioned = [vs for k, vs in c.mentioned_labels(spec, "required") if k == deprecated]
+            if mentioned and set(mentioned[0]) <= set(values) and not c.allows_label(spec, deprecated, None):
                 return passed(outcome.expected,
                               f"required {deprecated} in ({', '.join(mentioned[0])}) (accepted, "
                               f"but `{deprecated}` is deprecated since Kubernetes 1.14, as the "
@@ -112,8 +114,8 @@ def _example(ctx, key: str, values: set[int]) -> str:
 
 def _requested_cpu(dep: dict) -> float:
     total = 0.0
-    for ctr in c._containers(dep):
-        cpu = c.effective_requests(ctr).get("cpu")
+    for ctr in c.deployment_containers(dep):
+        cpu = usage.effective_requests(ctr).get("cpu")
         if cpu is not None:
             try:
                 total += float(catalog.parse_quantity(str(cpu)))
@@ -131,15 +133,15 @@ def pod_template_requires_more_than(check_id: str, name: str, key: str, bound: i
 
     def fn(ctx, dep: dict) -> Outcome:
         where = f"Deployment {ctx.namespace}/{name} .spec.template.spec.affinity.nodeAffinity"
-        spec = c._pod_spec(dep)
+        spec = c.pod_template_spec(dep)
         known = _int_values(ctx, key)
         want = {v for v in known if v > bound}
         try:
-            allowed = {v for v in known if c._allows(spec, key, str(v))}
+            allowed = {v for v in known if c.allows_label(spec, key, str(v))}
         except catalog.CatalogError as exc:
             return failed(expected, exc.message, "a Gt or Lt rule takes exactly one integer "
                           "value, quoted: values: [\"8\"]", where)
-        rules = [(e.get("operator"), e.get("values")) for t in c._terms(spec, "required")
+        rules = [(e.get("operator"), e.get("values")) for t in c.affinity_terms(spec, "required")
                  for e in t.get("matchExpressions") or [] if e.get("key") == key]
         rules += [("In", [v]) for k, v in (spec.get("nodeSelector") or {}).items() if k == key]
         shown = "; ".join(f"{op} {', '.join(vs or [])}" for op, vs in rules)
@@ -151,7 +153,7 @@ def pod_template_requires_more_than(check_id: str, name: str, key: str, bound: i
                               f"requests of {cpu:g} CPU are a different thing: Karpenter sizes "
                               "the node for the pod, and the pod then holds those CPUs. Keep "
                               f"the request and require `{key}` `Gt` \"{bound}\" instead", where)
-            if any(k == key for k, _ in c._mentioned(spec, "preferred")):
+            if any(k == key for k, _ in c.mentioned_labels(spec, "preferred")):
                 return failed(expected, f"only a preferred rule on {key}",
                               "preferred is only a wish: this needs a required rule", where)
             return failed(expected, found,
@@ -173,8 +175,8 @@ def pod_template_requires_more_than(check_id: str, name: str, key: str, bound: i
                       f"this leaves out {_example(ctx, key, lacking)}, which has more than "
                       f"{bound}: admit every size above {bound}", where)
 
-    return c._check(check_id, title or f"Deployment {name}'s pods require {key} > {bound}",
-                    c._with_deployment(name, fn), options)
+    return c.make_check(check_id, title or f"Deployment {name}'s pods require {key} > {bound}",
+                    c.with_deployment(name, fn), options)
 
 
 def pods_ready_on_nodes_over(check_id: str, name: str, count: int, key: str, bound: int,
@@ -183,7 +185,7 @@ def pods_ready_on_nodes_over(check_id: str, name: str, count: int, key: str, bou
         value = info.labels.get(key, "")
         return value.isdigit() and int(value) > bound
 
-    return c._pods_ready(check_id, name, count, big, f"nodes with {key} > {bound}",
+    return c.pods_ready(check_id, name, count, big, f"nodes with {key} > {bound}",
                          f"some pods run on nodes with {key} of {bound} or less: the pod "
                          "template does not keep them off", 
                          title or f"{count} pods of {name} Ready on nodes with {key} > {bound}",

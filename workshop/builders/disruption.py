@@ -15,8 +15,8 @@ from typing import Collection
 from workshop.instances import catalog
 from workshop.k8s import disruption, kube, observe
 from workshop.builders.base import (
-    DEPLOYMENT_API, _check, _Holding, _plural, _pod_spec, _replicas, _selector, _with_deployment,
-    _with_nodepool,
+    DEPLOYMENT_API, make_check, Holding, plural, pod_template_spec, replica_count, deployment_selector, with_deployment,
+    with_nodepool,
 )
 from workshop.grading.core import Check, Outcome, failed, passed, waiting
 
@@ -68,8 +68,8 @@ def nodepool_admits_only(check_id: str, name: str, key: str, values: Collection[
             return passed(expected, f"{key} in ({', '.join(have)})", where)
         return failed(expected, f"admits {key} in ({', '.join(have)})", why, where)
 
-    return _check(check_id, title or f"NodePool {name} admits only {key} {', '.join(values)}",
-                  _with_nodepool(name, fn), options)
+    return make_check(check_id, title or f"NodePool {name} admits only {key} {', '.join(values)}",
+                  with_nodepool(name, fn), options)
 
 
 def nodepool_consolidation(check_id: str, name: str, policy: str, after: str,
@@ -107,8 +107,8 @@ def nodepool_consolidation(check_id: str, name: str, policy: str, after: str,
                           f"before Karpenter considers it: the exercise asks for {after}", where)
         return passed(expected, found, where)
 
-    return _check(check_id, title or f"NodePool {name} consolidates under-used nodes",
-                  _with_nodepool(name, fn), options)
+    return make_check(check_id, title or f"NodePool {name} consolidates under-used nodes",
+                  with_nodepool(name, fn), options)
 
 
 def nodepool_budget(check_id: str, name: str, nodes: str, reason: str = "Drifted",
@@ -138,8 +138,8 @@ def nodepool_budget(check_id: str, name: str, nodes: str, reason: str = "Drifted
                       f'give the NodePool one budget `nodes: "{nodes}"`: Karpenter then '
                       f"disrupts at most {nodes} of its nodes at a time", where)
 
-    return _check(check_id, title or f"NodePool {name} disrupts {nodes} node at a time",
-                  _with_nodepool(name, fn), options)
+    return make_check(check_id, title or f"NodePool {name} disrupts {nodes} node at a time",
+                  with_nodepool(name, fn), options)
 
 
 def nodepool_template_label_changed(check_id: str, name: str, key: str, value: str,
@@ -161,7 +161,7 @@ def nodepool_template_label_changed(check_id: str, name: str, key: str, value: s
         by_hand = [n for n in _claimed_nodes(name, claims).values()
                    if n.labels.get(key) == value and n.name not in born_with]
         if by_hand:
-            return failed(expected, f"{found}; yet {_plural(len(by_hand), 'node')} carry "
+            return failed(expected, f"{found}; yet {plural(len(by_hand), 'node')} carry "
                           f"{key}={value}",
                           "the label was changed on the nodes by hand: that is not drift. The "
                           "NodePool's template is unchanged, so Karpenter replaces nothing, and "
@@ -171,8 +171,8 @@ def nodepool_template_label_changed(check_id: str, name: str, key: str, value: s
                       "spec.template.metadata.labels: that edit is what makes the nodes drift",
                       where)
 
-    return _check(check_id, title or f"NodePool {name}'s template says {key}: {value}",
-                  _with_nodepool(name, fn), options)
+    return make_check(check_id, title or f"NodePool {name}'s template says {key}: {value}",
+                  with_nodepool(name, fn), options)
 
 
 def nodepool_expire_after(check_id: str, name: str, at_most_s: float = MAX_EXPIRE_AFTER_S,
@@ -206,8 +206,8 @@ def nodepool_expire_after(check_id: str, name: str, at_most_s: float = MAX_EXPIR
                           "drift)", where)
         return passed(expected, text, where)
 
-    return _check(check_id, title or f"NodePool {name}'s nodes expire after a few minutes",
-                  _with_nodepool(name, fn), options)
+    return make_check(check_id, title or f"NodePool {name}'s nodes expire after a few minutes",
+                  with_nodepool(name, fn), options)
 
 
 # ------------------------------------------------------------------ consolidation
@@ -216,11 +216,11 @@ def nodepool_expire_after(check_id: str, name: str, at_most_s: float = MAX_EXPIR
 def _requests(dep: dict) -> tuple[int, int]:
     """(CPU millis, memory MiB) the Deployment's pods request together."""
     cpu = mem = 0
-    for c in _pod_spec(dep).get("containers") or []:
+    for c in pod_template_spec(dep).get("containers") or []:
         req = (c.get("resources") or {}).get("requests") or {}
         cpu += math.ceil(catalog.parse_quantity(str(req.get("cpu", "0"))) * 1000)
         mem += math.ceil(catalog.parse_quantity(str(req.get("memory", "0"))) / 2**20)
-    return cpu * _replicas(dep), mem * _replicas(dep)
+    return cpu * replica_count(dep), mem * replica_count(dep)
 
 
 def pool_consolidated_to_cheapest(check_id: str, pool: str, app: str,
@@ -245,7 +245,7 @@ def pool_consolidated_to_cheapest(check_id: str, pool: str, app: str,
         claims = observe.nodeclaims(pool)
         infos = _claimed_nodes(pool, claims)
         types = sorted(i.instance_type for i in infos.values())
-        mine = {p["metadata"]["uid"] for p in observe.pods(ctx.namespace, _selector(dep))}
+        mine = {p["metadata"]["uid"] for p in observe.pods(ctx.namespace, deployment_selector(dep))}
         others = [p["metadata"]["name"] for p in kube.list_("v1", "Pod")
                   if p["spec"].get("nodeName") in infos and p["metadata"]["uid"] not in mine
                   and not any(o.get("kind") == "DaemonSet"
@@ -258,21 +258,21 @@ def pool_consolidated_to_cheapest(check_id: str, pool: str, app: str,
         settled = not any(disruption.deleting(c) for c in claims)
         if len(infos) == 1 and types == [best.instance_type] and settled and len(claims) == 1:
             name = next(iter(infos))
-            pods = [p for p in observe.pods(ctx.namespace, _selector(dep))
+            pods = [p for p in observe.pods(ctx.namespace, deployment_selector(dep))
                     if observe.is_ready(p) and p["spec"].get("nodeName") == name]
-            if len(pods) == _replicas(dep):
+            if len(pods) == replica_count(dep):
                 price = f"${best.price:.4f}/h"
                 return passed(expected, f"1 node: {best.instance_type} ({price}), "
-                              f"{_plural(len(pods), 'pod')} of {app} on it", where)
-        found = f"{_plural(len(infos), 'node')} ({', '.join(types) or 'none'}): " + \
+                              f"{plural(len(pods), 'pod')} of {app} on it", where)
+        found = f"{plural(len(infos), 'node')} ({', '.join(types) or 'none'}): " + \
             disruption.describe(claims, np)
         return waiting(expected, found,
                        "Karpenter consolidates after consolidateAfter: it removes a node whose "
                        "pods fit elsewhere, or replaces it with a cheaper one", where,
                        disruption.latest_event(claims))
 
-    return _check(check_id, title or f"{pool} consolidated to one node of the cheapest type",
-                  _with_deployment(app, fn), options, wait_s=CONSOLIDATION_WAIT_S)
+    return make_check(check_id, title or f"{pool} consolidated to one node of the cheapest type",
+                  with_deployment(app, fn), options, wait_s=CONSOLIDATION_WAIT_S)
 
 
 # ------------------------------------------------------------------ drift
@@ -296,7 +296,7 @@ def nodes_replaced_with_label(check_id: str, pool: str, key: str, value: str,
                or not disruption.node_name(c)]
         unlabelled = [n for n in infos.values() if n.labels.get(key) != value]
         if not old and not unlabelled:
-            return passed(expected, f"{_plural(len(infos), 'node')}, all from the current "
+            return passed(expected, f"{plural(len(infos), 'node')}, all from the current "
                           f"template, all {key}={value}", where)
         done = len(claims) - len(old)
         return waiting(expected, f"{done} of {len(claims)} up to date; "
@@ -304,7 +304,7 @@ def nodes_replaced_with_label(check_id: str, pool: str, key: str, value: str,
                        "Karpenter replaces drifted nodes within the budget: a replacement "
                        "first, then the old node drains", where, disruption.latest_event(claims))
 
-    return _check(check_id, title or f"Every {pool} node is replaced and carries {key}={value}",
+    return make_check(check_id, title or f"Every {pool} node is replaced and carries {key}={value}",
                   fn, options, wait_s=DRIFT_WAIT_S)
 
 
@@ -346,8 +346,8 @@ def pods_annotated(check_id: str, app: str, key: str, value: str, pool: str,
         return failed(expected, "no annotation", f"add `{key}: \"{value}\"` under "
                       "spec.template.metadata.annotations", where)
 
-    return _check(check_id, title or f"{app}'s pods carry {key}",
-                  _with_deployment(app, fn), options)
+    return make_check(check_id, title or f"{app}'s pods carry {key}",
+                  with_deployment(app, fn), options)
 
 
 def node_not_replaced(check_id: str, app: str, pool: str, title: str | None = None,
@@ -355,13 +355,13 @@ def node_not_replaced(check_id: str, app: str, pool: str, title: str | None = No
     """After a drift, `app`'s node is drifted but kept, and every other node of `pool` was
     replaced."""
     expected = f"{app}'s node drifted but kept; every other {pool} node replaced"
-    holding = _Holding()
+    holding = Holding()
 
     def fn(ctx, dep: dict) -> Outcome:
         where = f"NodeClaims of NodePool {pool}"
         np = disruption.nodepool(pool)
         claims = observe.nodeclaims(pool)
-        pods = [p for p in observe.pods(ctx.namespace, _selector(dep)) if observe.is_ready(p)]
+        pods = [p for p in observe.pods(ctx.namespace, deployment_selector(dep)) if observe.is_ready(p)]
         nodes = {p["spec"].get("nodeName") for p in pods}
         mine = [c for c in claims if disruption.node_name(c) in nodes]
         if not mine:
@@ -393,10 +393,10 @@ def node_not_replaced(check_id: str, app: str, pool: str, title: str | None = No
                            blocked or disruption.latest_event(stale))
         return passed(expected, f"{kept['metadata']['name']} Drifted but kept"
                       + (f" ({blocked})" if blocked else "")
-                      + f"; {_plural(len(others), 'other node')} replaced", where)
+                      + f"; {plural(len(others), 'other node')} replaced", where)
 
-    return _check(check_id, title or f"Drift passes {app}'s node by",
-                  _with_deployment(app, fn), options, wait_s=DRIFT_WAIT_S)
+    return make_check(check_id, title or f"Drift passes {app}'s node by",
+                  with_deployment(app, fn), options, wait_s=DRIFT_WAIT_S)
 
 
 # ------------------------------------------------------------------ expiry
@@ -418,8 +418,8 @@ def node_expired_and_replaced(check_id: str, pool: str, others: Collection[str] 
         np = disruption.nodepool(pool)
         claims = observe.nodeclaims(pool)
         infos = _claimed_nodes(pool, claims)
-        want = sum(_replicas(d) for d in deps)
-        pods = [p for d in deps for p in observe.pods(ctx.namespace, _selector(d))
+        want = sum(replica_count(d) for d in deps)
+        pods = [p for d in deps for p in observe.pods(ctx.namespace, deployment_selector(d))
                 if not p["metadata"].get("deletionTimestamp")]
         ready = [p for p in pods if observe.is_ready(p) and p["spec"].get("nodeName") in infos]
         evicted = disruption.forceful_evictions(ctx.namespace,
@@ -436,5 +436,5 @@ def node_expired_and_replaced(check_id: str, pool: str, others: Collection[str] 
                        "(forceful: no budget applies) and its pods move to a replacement",
                        where, disruption.latest_event(claims))
 
-    return _check(check_id, title or f"A {pool} node expires and is replaced", fn,
+    return make_check(check_id, title or f"A {pool} node expires and is replaced", fn,
                   {"poll_s": 2.0, **options}, wait_s=EXPIRY_WAIT_S)

@@ -18,8 +18,8 @@ from typing import Iterable, Mapping
 from workshop.instances import catalog
 from workshop.k8s import kube, observe
 from workshop.builders.base import (
-    NODEPOOL_API, _check, _containers, _mentioned, _pod_spec, _pods_ready, _terms,
-    _with_deployment, _with_nodepool,
+    NODEPOOL_API, make_check, deployment_containers, mentioned_labels, pod_template_spec, pods_ready, affinity_terms,
+    with_deployment, with_nodepool,
 )
 from workshop.grading.core import Check, Outcome, Status, failed, passed
 
@@ -37,7 +37,7 @@ def is_nvidia_gpu(labels: Mapping[str, str]) -> bool:
 
 def _gpu_limit(dep: dict) -> int:
     total = 0
-    for c in _containers(dep):
+    for c in deployment_containers(dep):
         value = ((c.get("resources") or {}).get("limits") or {}).get(GPU)
         total += int(catalog.parse_quantity(str(value))) if value is not None else 0
     return total
@@ -60,14 +60,14 @@ def container_gpu_limit(check_id: str, name: str, count: int, title: str | None 
         if have:
             return failed(expected, f"{GPU}: {have}",
                           f"the pod asks for {have} GPUs: check the number", where)
-        for c in _containers(dep):
+        for c in deployment_containers(dep):
             res = c.get("resources") or {}
             near = [k for k in (res.get("limits") or {}) if "gpu" in k.lower()]
             if near:
                 return failed(expected, f"limits {near[0]}: {res['limits'][near[0]]}",
                               f"`{near[0]}` is not the GPU's resource name: names are exact "
                               f"and lower case (`{GPU}`), and no node offers `{near[0]}`", where)
-        if any(k == GPU_COUNT for k, _ in _mentioned(_pod_spec(dep), "required")):
+        if any(k == GPU_COUNT for k, _ in mentioned_labels(pod_template_spec(dep), "required")):
             return failed(expected, f"no {GPU} limit; a selector on {GPU_COUNT}",
                           f"a selector on {GPU_COUNT} picks a node that has GPUs but gives the "
                           f"container none: ask for the GPU under resources.limits "
@@ -76,8 +76,8 @@ def container_gpu_limit(check_id: str, name: str, count: int, title: str | None 
                       f"no GPU asked for: `{GPU}` is an extended resource and goes under "
                       "resources.limits (the request then defaults to the limit)", where)
 
-    return _check(check_id, title or f"{name}'s pods ask for {count} GPU in limits",
-                  _with_deployment(name, fn), options)
+    return make_check(check_id, title or f"{name}'s pods ask for {count} GPU in limits",
+                  with_deployment(name, fn), options)
 
 
 def _selection_admits(pod_spec: dict, labels: Mapping[str, str],
@@ -88,7 +88,7 @@ def _selection_admits(pod_spec: dict, labels: Mapping[str, str],
     for k, v in (pod_spec.get("nodeSelector") or {}).items():
         if keep(k) and labels.get(k) != v:
             return False
-    terms = _terms(pod_spec, "required")
+    terms = affinity_terms(pod_spec, "required")
     if not terms:
         return True
     return any(catalog.matches([e for e in t.get("matchExpressions") or [] if keep(e.get("key"))],
@@ -122,7 +122,7 @@ def pods_reach_gpus(check_id: str, name: str, title: str | None = None, **option
 
     def fn(ctx, dep: dict) -> Outcome:
         where = f"Deployment {ctx.namespace}/{name} .spec.template.spec (nodeSelector / affinity)"
-        spec = _pod_spec(dep)
+        spec = pod_template_spec(dep)
         want = max(_gpu_limit(dep), 1)
         reachable = [(p, o) for p, o, labels in _pool_nodes(ctx)
                      if _selection_admits(spec, labels)]
@@ -140,8 +140,8 @@ def pods_reach_gpus(check_id: str, name: str, title: str | None = None, **option
                       f"instance types with {want} GPU(s): GPUs come from GPU families, which "
                       "the platform serves from system-service-gpu", where)
 
-    return _check(check_id, title or f"{name}'s pods can reach GPU nodes",
-                  _with_deployment(name, fn), options)
+    return make_check(check_id, title or f"{name}'s pods can reach GPU nodes",
+                  with_deployment(name, fn), options)
 
 
 def pods_only_on_gpu(check_id: str, name: str, gpu_name: str, title: str | None = None,
@@ -154,18 +154,18 @@ def pods_only_on_gpu(check_id: str, name: str, gpu_name: str, title: str | None 
 
     def fn(ctx, dep: dict) -> Outcome:
         where = f"Deployment {ctx.namespace}/{name} .spec.template.spec (nodeSelector / affinity)"
-        spec = _pod_spec(dep)
+        spec = pod_template_spec(dep)
         gpus = [o for o in ctx.catalog.offerings if is_nvidia_gpu(o.labels)]
         allowed = [o for o in gpus if _selection_admits(spec, o.labels, ctx.catalog.label_keys)]
         names = sorted({o.labels[GPU_NAME] for o in allowed})
         known = sorted({o.labels[GPU_NAME] for o in gpus})
         if names == [gpu_name]:
-            on_name = any(k == GPU_NAME for k, _ in _mentioned(spec, "required"))
+            on_name = any(k == GPU_NAME for k, _ in mentioned_labels(spec, "required"))
             families = ", ".join(sorted({o.family for o in allowed}))
             return passed(expected, f"{GPU_NAME} {gpu_name}" if on_name else
                           f"{families} only (accepted: that family's GPU is {gpu_name})", where)
         if not allowed:
-            asked = [v for k, vs in _mentioned(spec, "required") if k == GPU_NAME for v in vs]
+            asked = [v for k, vs in mentioned_labels(spec, "required") if k == GPU_NAME for v in vs]
             odd = next((v for v in asked if v not in known), None)
             if odd:
                 hint = (f"no instance type has {GPU_NAME} `{odd}`: label values are exact "
@@ -173,15 +173,15 @@ def pods_only_on_gpu(check_id: str, name: str, gpu_name: str, title: str | None 
             else:
                 hint = "these rules admit no NVIDIA GPU instance type at all"
             return failed(expected, "no GPU instance type", hint, where)
-        mentioned = {k for k, _ in _mentioned(spec, "required")}
+        mentioned = {k for k, _ in mentioned_labels(spec, "required")}
         if not mentioned & ctx.catalog.label_keys:
             return failed(expected, f"any GPU: {', '.join(names)}",
                           f"nothing narrows the GPU model: select {GPU_NAME}", where)
         return failed(expected, f"GPUs {', '.join(names)}",
                       f"these rules also admit other GPUs: narrow them to {gpu_name}", where)
 
-    return _check(check_id, title or f"{name} runs only on {gpu_name} GPUs",
-                  _with_deployment(name, fn), options)
+    return make_check(check_id, title or f"{name} runs only on {gpu_name} GPUs",
+                  with_deployment(name, fn), options)
 
 
 def gpu_pods_ready(check_id: str, name: str, count: int, pool: str | None = None,
@@ -192,7 +192,7 @@ def gpu_pods_ready(check_id: str, name: str, count: int, pool: str | None = None
                 and (gpu_name is None or info.labels.get(GPU_NAME) == gpu_name))
 
     text = " ".join(filter(None, [pool, gpu_name, "GPU nodes"]))
-    check = _pods_ready(check_id, name, count, on, text,
+    check = pods_ready(check_id, name, count, on, text,
                         f"some pods run on nodes that are not {text}: check the selector",
                         title or f"{count} pods of {name} Ready on {text}", options)
     check.fn = _gpu_pending_hints(check.fn)
@@ -244,5 +244,5 @@ def nodepool_gpu_limit(check_id: str, name: str, count: int, title: str | None =
         return failed(expected, found, f"no {GPU} limit: the pool may launch GPUs without "
                       "bound", where)
 
-    return _check(check_id, title or f"NodePool {name} is limited to {count} GPUs",
-                  _with_nodepool(name, fn), options)
+    return make_check(check_id, title or f"NodePool {name} is limited to {count} GPUs",
+                  with_nodepool(name, fn), options)

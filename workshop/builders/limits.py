@@ -23,8 +23,8 @@ from typing import Mapping
 from workshop.instances import catalog
 from workshop.k8s import kube, observe, pending, taints
 from workshop.builders.base import (
-    KARPENTER_VERDICT_HOLD_S, _check, _describe_nodes, _Holding, _known_node_labels, _plural,
-    _selector, _template_spec, _with_deployment, _with_nodepool, pending_hint, why_pending,
+    KARPENTER_VERDICT_HOLD_S, make_check, describe_nodes, Holding, known_node_labels, plural,
+    deployment_selector, pool_template_spec, with_deployment, with_nodepool, pending_hint, why_pending,
 )
 from workshop.grading.core import Check, Outcome, Status, failed, passed, waiting
 
@@ -59,7 +59,7 @@ def _untolerated(pool: dict, pod: dict) -> str | None:
     message cannot say it plainly: its clauses do not name their pools, and other pools'
     label mismatches come first."""
     tolerations = (pod.get("spec") or {}).get("tolerations") or []
-    for raw in _template_spec(pool).get("taints") or []:
+    for raw in pool_template_spec(pool).get("taints") or []:
         taint = taints.Taint.of(raw)
         if taint.effect != "PreferNoSchedule" and \
                 not any(taints.tolerates(t, taint) for t in tolerations):
@@ -126,7 +126,7 @@ def room_left(ctx, pool: dict, usage: observe.PoolUsage) -> list[str]:
     """Instance types the pool could still launch without crossing a limit (Karpenter's
     filterByRemainingResources, on the catalog's capacities); empty when the pool is full."""
     remaining = {r: _quantity(v) - _quantity(usage.used.get(r)) for r, v in usage.limits.items()}
-    admitted = ctx.catalog.admitted(_template_spec(pool).get("requirements") or [])
+    admitted = ctx.catalog.admitted(pool_template_spec(pool).get("requirements") or [])
     fits = set()
     for name in {o.instance_type for o in admitted}:
         capacity = {k: _quantity(v) for k, v in ctx.catalog.by_name(name).resources().items()}
@@ -144,7 +144,7 @@ def pool_stops_at_limit(check_id: str, app: str, pool_name: str, unit: str = "po
     are reached (Karpenter's "exceed limits" event), and the pool's usage is within its limits."""
     expected = (f"{pool_name} stops at its limits: some {unit} Ready on it, the rest Pending "
                 f"with Karpenter's \"{LIMIT_EVENT}\"")
-    holding = _Holding()
+    holding = Holding()
 
     def fn(ctx, dep: dict) -> Outcome:
         where = f"NodePool {pool_name} and the pods of Deployment {ctx.namespace}/{name_of(dep)}"
@@ -154,7 +154,7 @@ def pool_stops_at_limit(check_id: str, app: str, pool_name: str, unit: str = "po
                           "first", where)
         usage = observe.pool_usage(pool_name)
         infos = observe.node_infos()
-        pods = [p for p in observe.pods(ctx.namespace, _selector(dep))
+        pods = [p for p in observe.pods(ctx.namespace, deployment_selector(dep))
                 if not p["metadata"].get("deletionTimestamp")]
         placed = [infos.get(p["spec"].get("nodeName") or "") for p in pods
                   if observe.is_ready(p)]
@@ -173,10 +173,10 @@ def pool_stops_at_limit(check_id: str, app: str, pool_name: str, unit: str = "po
         if elsewhere and not pending and mine and not room_left(ctx, pool, usage):
             # Spill-over (exercise 5.2): the pool is full and a lower-weighted pool took the rest.
             return passed(expected, f"{pool_name} full ({used}); {len(elsewhere)} more Ready on "
-                          f"{_describe_nodes(elsewhere)}", where)
+                          f"{describe_nodes(elsewhere)}", where)
         if elsewhere and not pending:
             return failed(expected, f"{len(elsewhere)} Ready on other pools: "
-                          f"{_describe_nodes(elsewhere)}",
+                          f"{describe_nodes(elsewhere)}",
                           f"the limit never bites: the pods run on other NodePools. Pods go "
                           f"to {pool_name} only when they select its label", where)
         if not pending:
@@ -197,12 +197,12 @@ def pool_stops_at_limit(check_id: str, app: str, pool_name: str, unit: str = "po
         if verdict == "cannot" and \
                 holding.seconds((pending[0]["metadata"]["uid"], other)) >= KARPENTER_VERDICT_HOLD_S:
             hint = _untolerated(pool, pending[0]) or pending_hint(
-                _without_other_limits(other or "", pool_name), _known_node_labels(ctx).keys())
+                _without_other_limits(other or "", pool_name), known_node_labels(ctx).keys())
             return failed(expected, found, hint, where, other)
         return waiting(expected, found, "Karpenter is still placing the pods", where, other)
 
-    return _check(check_id, title or f"{pool_name} stops at its limits",
-                  _with_deployment(app, fn), options, wait_s=LIMIT_WAIT_S)
+    return make_check(check_id, title or f"{pool_name} stops at its limits",
+                  with_deployment(app, fn), options, wait_s=LIMIT_WAIT_S)
 
 
 def name_of(obj: dict) -> str:
@@ -244,7 +244,7 @@ def nodepool_weights_order(check_id: str, first: str, then: str, title: str | No
                           where)
         return passed(expected, found, where)
 
-    return _check(check_id, title or f"{first} is tried before {then}", fn, options)
+    return make_check(check_id, title or f"{first} is tried before {then}", fn, options)
 
 
 def pool_filled_first(check_id: str, first: str, then: str, title: str | None = None,
@@ -253,14 +253,14 @@ def pool_filled_first(check_id: str, first: str, then: str, title: str | None = 
     limits leave (Karpenter's own test)."""
     expected = f"{first} filled to its limits before {then} launched"
     where = f"NodeClaims of {first} and {then}"
-    holding = _Holding()
+    holding = Holding()
 
     def fn(ctx, pool: dict) -> Outcome:
         claims = {n: [c for c in observe.nodeclaims(n)
                       if not c["metadata"].get("deletionTimestamp")] for n in (first, then)}
         usage = observe.pool_usage(first)
-        found = (f"{_plural(len(claims[first]), 'node')} of {first} (in use: {usage_text(usage)}), "
-                 f"{_plural(len(claims[then]), 'node')} of {then}")
+        found = (f"{plural(len(claims[first]), 'node')} of {first} (in use: {usage_text(usage)}), "
+                 f"{plural(len(claims[then]), 'node')} of {then}")
         if not claims[then]:
             return waiting(expected, found, f"nothing launched from {then} yet", where)
         tried_first = f"Karpenter tried {then} first (compare the two weights)"
@@ -281,8 +281,8 @@ def pool_filled_first(check_id: str, first: str, then: str, title: str | None = 
             return waiting(expected, found, f"{first}'s usage is still being counted", where)
         return passed(expected, found, where)
 
-    return _check(check_id, title or f"{first} fills before {then}",
-                  _with_nodepool(first, fn), options, wait_s=30)
+    return make_check(check_id, title or f"{first} fills before {then}",
+                  with_nodepool(first, fn), options, wait_s=30)
 
 
 def _created(claim: dict) -> datetime:
@@ -299,7 +299,7 @@ def nodepool_admits_values(check_id: str, name: str, values: Mapping[str, list[s
 
     def fn(ctx, pool: dict) -> Outcome:
         try:
-            admitted = ctx.catalog.admitted(_template_spec(pool).get("requirements") or [])
+            admitted = ctx.catalog.admitted(pool_template_spec(pool).get("requirements") or [])
         except catalog.CatalogError as exc:
             return failed(expected, exc.message, "fix this requirement's operator or values",
                           where)
@@ -319,8 +319,8 @@ def nodepool_admits_values(check_id: str, name: str, values: Mapping[str, list[s
                 return failed(expected, "; ".join(found), hint, where)
         return passed(expected, "; ".join(found), where)
 
-    return _check(check_id, title or f"NodePool {name} admits the asked offerings",
-                  _with_nodepool(name, fn), options)
+    return make_check(check_id, title or f"NodePool {name} admits the asked offerings",
+                  with_nodepool(name, fn), options)
 
 
 # ------------------------------------------------------------------ after a NodePool change

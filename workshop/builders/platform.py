@@ -13,8 +13,8 @@ from typing import Mapping
 from workshop.instances import catalog
 from workshop.platform import request as pr
 from workshop.builders.base import (
-    _check, _pod_spec, _spec_diff, _template_spec, _with_deployment, _with_nodepool, _containers,
-    _nodepool,
+    make_check, pod_template_spec, spec_diff, pool_template_spec, with_deployment, with_nodepool, deployment_containers,
+    get_nodepool,
 )
 from workshop.grading.core import Check, Outcome, failed, passed
 from workshop.builders.taints import near_miss
@@ -26,15 +26,15 @@ def nodepool_absent(check_id: str, name: str, hint: str, title: str | None = Non
     """No NodePool `name`: the team's need is served by the platform's defaults."""
     def fn(ctx) -> Outcome:
         where = f"NodePool {name}"
-        if _nodepool(name) is None:
+        if get_nodepool(name) is None:
             return passed(f"no NodePool {name}", f"no NodePool {name}", where)
         return failed(f"no NodePool {name}", f"NodePool {name} exists", hint, where)
 
-    return _check(check_id, title or f"No custom NodePool {name}", fn, options)
+    return make_check(check_id, title or f"No custom NodePool {name}", fn, options)
 
 
 def _requirement_values(pool: dict, key: str) -> list[str] | None:
-    for req in _template_spec(pool).get("requirements") or []:
+    for req in pool_template_spec(pool).get("requirements") or []:
         if req.get("key") == key and req.get("operator") == "In":
             return list(req.get("values") or [])
     return None
@@ -74,8 +74,8 @@ def nodepool_families(check_id: str, name: str, families: list[str],
         return failed(expected, found, "the families differ from the request: use exactly "
                       "the families the team asked for", where)
 
-    return _check(check_id, title or f"NodePool {name} uses families {', '.join(families)}",
-                  _with_nodepool(name, fn), options)
+    return make_check(check_id, title or f"NodePool {name} uses families {', '.join(families)}",
+                  with_nodepool(name, fn), options)
 
 
 def _arch_words(archs: set[str]) -> str:
@@ -92,7 +92,7 @@ def nodepool_capacity_types(check_id: str, name: str, capacity_types: list[str],
         ", ".join(capacity_types)
 
     def fn(ctx, pool: dict) -> Outcome:
-        reqs = [r for r in _template_spec(pool).get("requirements") or []
+        reqs = [r for r in pool_template_spec(pool).get("requirements") or []
                 if r.get("key") == catalog.CAPACITY_TYPE]
         try:
             allowed = {o.capacity_type for o in ctx.catalog.admitted(reqs)}
@@ -114,8 +114,8 @@ def nodepool_capacity_types(check_id: str, name: str, capacity_types: list[str],
         return failed(expected, found, "a capacity type the request asks for is not allowed: "
                       "check the values (`on-demand`, `spot`, lower case)", where)
 
-    return _check(check_id, title or f"NodePool {name} launches {expected}",
-                  _with_nodepool(name, fn), options)
+    return make_check(check_id, title or f"NodePool {name} launches {expected}",
+                  with_nodepool(name, fn), options)
 
 
 def _taint_text(t: Mapping) -> str:
@@ -132,7 +132,7 @@ def nodepool_taints(check_id: str, name: str, taints: list[str], why: Mapping[st
     expected = ", ".join(taints)
 
     def fn(ctx, pool: dict) -> Outcome:
-        spec = _template_spec(pool)
+        spec = pool_template_spec(pool)
         have = list(spec.get("taints") or [])
         found = ", ".join(_taint_text(t) for t in have) or "no taints"
         have_texts = {_taint_text(t) for t in have}
@@ -156,8 +156,8 @@ def nodepool_taints(check_id: str, name: str, taints: list[str], why: Mapping[st
                           "team would have to tolerate it; remove it", where)
         return passed(expected, found, where)
 
-    return _check(check_id, title or f"NodePool {name} is tainted {expected}",
-                  _with_nodepool(name, fn), options)
+    return make_check(check_id, title or f"NodePool {name} is tainted {expected}",
+                  with_nodepool(name, fn), options)
 
 
 def nodepool_as_generated(check_id: str, request: pr.Request, title: str | None = None,
@@ -180,10 +180,10 @@ def nodepool_as_generated(check_id: str, request: pr.Request, title: str | None 
                           where)
         changed: list[str] = []
         for part in ("disruption",):
-            changed += _spec_diff(generated[part], spec.get(part) or {}, f"spec.{part}")[0]
-        tmpl = _template_spec(pool)
+            changed += spec_diff(generated[part], spec.get(part) or {}, f"spec.{part}")[0]
+        tmpl = pool_template_spec(pool)
         for key in ("expireAfter", "nodeClassRef"):
-            changed += _spec_diff(generated["template"]["spec"][key], tmpl.get(key),
+            changed += spec_diff(generated["template"]["spec"][key], tmpl.get(key),
                                   f"spec.template.spec.{key}")[0]
         have_reqs = tmpl.get("requirements") or []
         for req in others:
@@ -198,8 +198,8 @@ def nodepool_as_generated(check_id: str, request: pr.Request, title: str | None 
         return passed("as the platform's generator makes it", "weight, disruption, "
                       "expireAfter, node class and os as generated", where)
 
-    return _check(check_id, title or f"NodePool {name} follows the platform's conventions",
-                  _with_nodepool(name, fn), options)
+    return make_check(check_id, title or f"NodePool {name} follows the platform's conventions",
+                  with_nodepool(name, fn), options)
 
 
 # ------------------------------------------------------------------ the team's workload
@@ -214,7 +214,7 @@ def container_limit(check_id: str, name: str, resource: str, value: str,
     def fn(ctx, dep: dict) -> Outcome:
         where = (f"Deployment {ctx.namespace}/{name} "
                  ".spec.template.spec.containers[].resources.limits")
-        for c in _containers(dep):
+        for c in deployment_containers(dep):
             res = c.get("resources") or {}
             have = (res.get("limits") or {}).get(resource)
             if have is None:
@@ -228,8 +228,8 @@ def container_limit(check_id: str, name: str, resource: str, value: str,
                               f"each pod asks for {value}: check the number", where)
         return passed(expected, expected, where)
 
-    return _check(check_id, title or f"Deployment {name} asks for {value} {resource}",
-                  _with_deployment(name, fn), options)
+    return make_check(check_id, title or f"Deployment {name} asks for {value} {resource}",
+                  with_deployment(name, fn), options)
 
 
 def pod_template_tolerates(check_id: str, name: str, taints: list[str],
@@ -241,7 +241,7 @@ def pod_template_tolerates(check_id: str, name: str, taints: list[str],
 
     def fn(ctx, dep: dict) -> Outcome:
         where = f"Deployment {ctx.namespace}/{name} .spec.template.spec.tolerations"
-        tols = _pod_spec(dep).get("tolerations") or []
+        tols = pod_template_spec(dep).get("tolerations") or []
         found = "; ".join(map(describe_toleration, tols)) or "no tolerations"
         for taint in want:
             if any(tolerates(t, taint) for t in tols):
@@ -253,5 +253,5 @@ def pod_template_tolerates(check_id: str, name: str, taints: list[str],
                           "(Karpenter: did not tolerate taint)", where)
         return passed(expected, found, where)
 
-    return _check(check_id, title or f"Deployment {name}'s pods tolerate the pool's taints",
-                  _with_deployment(name, fn), options)
+    return make_check(check_id, title or f"Deployment {name}'s pods tolerate the pool's taints",
+                  with_deployment(name, fn), options)

@@ -47,7 +47,7 @@ def _describe(tsc: dict) -> str:
 def _zone_counts(ctx, dep: dict) -> Counter:
     infos = observe.node_infos()
     return Counter(infos[p["spec"]["nodeName"]].zone
-                   for p in observe.pods(ctx.namespace, c._selector(dep))
+                   for p in observe.pods(ctx.namespace, c.deployment_selector(dep))
                    if observe.is_ready(p) and p["spec"].get("nodeName") in infos)
 
 
@@ -64,7 +64,7 @@ def topology_spread(check_id: str, name: str, key: str = ZONE, max_skew: int = 1
     def fn(ctx, dep: dict) -> Outcome:
         where = (f"Deployment {ctx.namespace}/{name} "
                  ".spec.template.spec.topologySpreadConstraints")
-        spec = c._pod_spec(dep)
+        spec = c.pod_template_spec(dep)
         labels = ((dep.get("spec") or {}).get("template") or {}).get("metadata", {}).get(
             "labels") or {}
         all_tscs = list(spec.get("topologySpreadConstraints") or [])
@@ -102,14 +102,14 @@ def topology_spread(check_id: str, name: str, key: str = ZONE, max_skew: int = 1
                           f"the exercise asks for {max_skew}", where)
         return passed(expected, _describe(tsc), where)
 
-    return c._check(check_id, title or f"Deployment {name} spreads its pods over {key}",
-                    c._with_deployment(name, fn), options)
+    return c.make_check(check_id, title or f"Deployment {name} spreads its pods over {key}",
+                    c.with_deployment(name, fn), options)
 
 
 def pods_ready_anywhere(check_id: str, name: str, count: int, title: str | None = None,
                         **options) -> Check:
     """`count` pods Ready on whatever nodes (where they are is the next check's business)."""
-    return c._pods_ready(check_id, name, count, lambda info: True, "any nodes", "",
+    return c.pods_ready(check_id, name, count, lambda info: True, "any nodes", "",
                          title or f"{count} pods of {name} Ready", options)
 
 
@@ -135,5 +135,5 @@ def pods_spread_evenly(check_id: str, name: str, per_domain: int,
                       "where they are. `minDomains: 3` makes empty zones count; then roll "
                       "the pods again (`kubectl rollout restart`)", where)
 
-    return c._check(check_id, title or f"{name}'s pods: {per_domain} in each zone",
-                    c._with_deployment(name, fn), options, wait_s=c.READY_WAIT_S)
+    return c.make_check(check_id, title or f"{name}'s pods: {per_domain} in each zone",
+                    c.with_deployment(name, fn), options, wait_s=c.READY_WAIT_S)

@@ -19,6 +19,7 @@ from typing import Any
 
 from workshop.k8s import observe
 from workshop.builders import base as c
+from workshop.builders import workloads
 from workshop.grading.core import Check, Outcome, failed, passed, waiting
 from workshop.k8s.taints import (
     NO_SCHEDULE, Taint, describe_toleration, kubectl_untaint, pool_nodes, tainted_nodes, tolerates,
@@ -26,7 +27,7 @@ from workshop.k8s.taints import (
 
 
 def _taints(pool: dict, field: str) -> list[Taint]:
-    return [Taint.of(t) for t in c._template_spec(pool).get(field) or []]
+    return [Taint.of(t) for t in c.pool_template_spec(pool).get(field) or []]
 
 
 def _listing(taints: list[Taint]) -> str:
@@ -89,8 +90,8 @@ def nodepool_taint(check_id: str, pool: str, key: str, value: str,
                       f"no taint `{want}`: without it any pod may land on this pool's nodes",
                       where)
 
-    return c._check(check_id, title or f"NodePool {pool} taints its nodes {want}",
-                    c._with_nodepool(pool, fn), options)
+    return c.make_check(check_id, title or f"NodePool {pool} taints its nodes {want}",
+                    c.with_nodepool(pool, fn), options)
 
 
 def nodepool_startup_taint(check_id: str, pool: str, key: str, value: str,
@@ -125,12 +126,12 @@ def nodepool_startup_taint(check_id: str, pool: str, key: str, value: str,
                       "is not how the agent frees a node: it removes the taint from the node)",
                       where)
 
-    return c._check(check_id, title or f"NodePool {pool} declares the startup taint {want}",
-                    c._with_nodepool(pool, fn), options)
+    return c.make_check(check_id, title or f"NodePool {pool} declares the startup taint {want}",
+                    c.with_nodepool(pool, fn), options)
 
 
 def _tolerations(dep: dict) -> list[dict]:
-    return list(c._pod_spec(dep).get("tolerations") or [])
+    return list(c.pod_template_spec(dep).get("tolerations") or [])
 
 
 def near_miss(tolerations: list[dict], want: Taint) -> str:
@@ -176,8 +177,8 @@ def pods_tolerate(check_id: str, name: str, key: str, value: str, effect: str = 
                           "tolerates every taint, GPU nodes' too: name the key)", where)
         return passed(want, found, where)
 
-    return c._check(check_id, title or f"Deployment {name}'s pods tolerate {want}",
-                    c._with_deployment(name, fn), options)
+    return c.make_check(check_id, title or f"Deployment {name}'s pods tolerate {want}",
+                    c.with_deployment(name, fn), options)
 
 
 def pods_do_not_tolerate(check_id: str, name: str, key: str, value: str, hint: str,
@@ -194,8 +195,8 @@ def pods_do_not_tolerate(check_id: str, name: str, key: str, value: str, hint: s
             return passed(expected, "does not tolerate it", where)
         return failed(expected, "; ".join(map(describe_toleration, tols)), hint, where)
 
-    return c._check(check_id, title or f"Deployment {name}'s pods do not tolerate {taint}",
-                    c._with_deployment(name, fn), options)
+    return c.make_check(check_id, title or f"Deployment {name}'s pods do not tolerate {taint}",
+                    c.with_deployment(name, fn), options)
 
 
 def nodes_free_of_taint(check_id: str, pool: str, key: str, effect: str = NO_SCHEDULE,
@@ -216,31 +217,31 @@ def nodes_free_of_taint(check_id: str, pool: str, key: str, effect: str = NO_SCH
                            "is the Deployment there?", where)
         stuck = tainted_nodes(pool, key)
         if stuck:
-            return failed(expected, f"{c._plural(len(stuck), 'node')} still tainted: "
+            return failed(expected, f"{c.plural(len(stuck), 'node')} still tainted: "
                           + ", ".join(stuck[:3]),
                           f"you are the node agent: remove the taint from the node "
                           f"(remove_taint(\"{stuck[0]}\", \"{key}\") in the notebook, or "
                           f"`{kubectl_untaint(stuck[0], key, effect)}`)", where)
-        return passed(expected, f"{c._plural(len(nodes), 'node')}, none tainted {key}", where)
+        return passed(expected, f"{c.plural(len(nodes), 'node')}, none tainted {key}", where)
 
-    return c._check(check_id, title or f"No {pool} node still carries {key}",
-                    c._with_nodepool(pool, fn), options, wait_s=c.READY_WAIT_S)
+    return c.make_check(check_id, title or f"No {pool} node still carries {key}",
+                    c.with_nodepool(pool, fn), options, wait_s=c.READY_WAIT_S)
 
 
 def pods_ready_once_untainted(check_id: str, name: str, count: int, pool: str, key: str,
                               title: str | None = None, **options) -> Check:
     """`count` pods Ready on `pool` nodes; while a pool node still carries the startup
     taint and pods wait, say so at once instead of polling until the deadline."""
-    inner = c.pods_ready_on_pool(check_id, name, count, pool, title=title, **options)
+    inner = workloads.pods_ready_on_pool(check_id, name, count, pool, title=title, **options)
 
     def fn(ctx: Any) -> Outcome:
-        dep = c._deployment(ctx, name)
+        dep = c.get_deployment(ctx, name)
         stuck = tainted_nodes(pool, key) if dep is not None else []
         if stuck:
-            pending = [p for p in observe.pods(ctx.namespace, c._selector(dep))
+            pending = [p for p in observe.pods(ctx.namespace, c.deployment_selector(dep))
                        if not (p.get("spec") or {}).get("nodeName")]
             if pending:
-                return failed(f"{count} Ready pods on {pool} nodes", f"{c._plural(len(pending), 'pod')} Pending; node "
+                return failed(f"{count} Ready pods on {pool} nodes", f"{c.plural(len(pending), 'pod')} Pending; node "
                               f"{stuck[0]} still carries {key}",
                               "the pods wait for the node agent: remove the startup taint from "
                               "the node", f"pods of Deployment {ctx.namespace}/{name}")
