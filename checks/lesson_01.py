@@ -19,7 +19,7 @@ LESSON = grading.Lesson(1, "First provisioning", [
         workloads.deployment_replicas("1.1.replicas", APP, 5, depends_on=[EXISTS]),
         workloads.container_requests("1.1.requests", APP, cpu="1", memory="1Gi", depends_on=[EXISTS]),
         workloads.pods_ready_on_pool("1.1.ready", APP, 5, GENERAL,
-                             depends_on=[EXISTS, "1.1.replicas"]),
+                                     depends_on=[EXISTS, "1.1.replicas"]),
     ]),
     grading.Exercise("1.2", "inflate runs on on-demand capacity only", [
         workloads.deployment_in_namespace("1.2.deployment", APP),

@@ -22,7 +22,7 @@ LESSON = grading.Lesson(2, "Your own NodePool", [
     grading.Exercise("2.1", "NodePool team-payments", [
         *nodepools.learner_nodepool("2.1", POOL),
         nodepools.nodepool_admits_exactly("2.1.offerings", POOL, ASKED,
-                                  title="admits exactly arm64 spot m6g and c6g", **AFTER_POOL),
+                                          title="admits exactly arm64 spot m6g and c6g", **AFTER_POOL),
         nodepools.nodepool_template_labels("2.1.labels", POOL, LABEL, **AFTER_POOL),
         nodepools.nodepool_limits("2.1.limits", POOL, {"cpu": "16", "memory": "64Gi"}, **AFTER_POOL),
     ]),

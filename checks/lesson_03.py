@@ -4,7 +4,7 @@ a toleration permits and a selector attracts; a startup taint holds pods until a
 
 from workshop.builders import nodepools, workloads
 from workshop.grading import core as grading
-from workshop.k8s import taints
+from workshop.k8s import node_agent
 from workshop.builders import taints as t
 
 BATCH, AGENT_POOL = "batch", "agent-ready"
@@ -25,7 +25,7 @@ AFTER_AGENT_APP = {"depends_on": ["3.3.deployment"]}
 
 # What the learner does in 3.3 besides applying YAML: play the node agent. `workshop solve`
 # (and the lesson tests) run it after applying the reference solution.
-SOLUTION_STEPS = {"3.3": lambda: taints.play_agent(AGENT_POOL, STARTUP[0])}
+SOLUTION_STEPS = {"3.3": lambda: node_agent.play_agent(AGENT_POOL, STARTUP[0])}
 
 LESSON = grading.Lesson(3, "Taints, tolerations, startup taints", [
     grading.Exercise("3.1", "NodePool batch keeps other pods off", [
@@ -33,8 +33,8 @@ LESSON = grading.Lesson(3, "Taints, tolerations, startup taints", [
         t.nodepool_taint("3.1.taint", BATCH, *TAINT, **AFTER_BATCH),
         nodepools.nodepool_template_labels("3.1.labels", BATCH, {"workload": "batch"}, **AFTER_BATCH),
         nodepools.nodepool_admits_exactly("3.1.offerings", BATCH, ASKED,
-                                  title="admits exactly the amd64 offerings of categories c "
-                                  "and m", **AFTER_BATCH),
+                                          title="admits exactly the amd64 offerings of categories c "
+                                          "and m", **AFTER_BATCH),
         nodepools.nodepool_limits("3.1.limits", BATCH, {"cpu": "32"}, **AFTER_BATCH),
     ]),
     grading.Exercise("3.2", "batch-worker tolerates and selects the batch pool", [
@@ -53,7 +53,7 @@ LESSON = grading.Lesson(3, "Taints, tolerations, startup taints", [
         *nodepools.learner_nodepool("3.3", AGENT_POOL, ready=False),
         t.nodepool_startup_taint("3.3.startup-taint", AGENT_POOL, *STARTUP, **AFTER_AGENT_POOL),
         nodepools.nodepool_template_labels("3.3.labels", AGENT_POOL, {"agent": "required"},
-                                   **AFTER_AGENT_POOL),
+                                           **AFTER_AGENT_POOL),
         *workloads.learner_deployment("3.3", AGENT_APP, 2, cpu="500m"),
         workloads.pod_template_requires_label(
             "3.3.selector", AGENT_APP, "agent", ["required"], **AFTER_AGENT_APP,

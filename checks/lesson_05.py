@@ -24,7 +24,7 @@ LESSON = grading.Lesson(5, "Limits, weights, several NodePools", [
     grading.Exercise("5.1", "team-a stops at its limits", [
         *nodepools.learner_nodepool("5.1", POOL),
         nodepools.nodepool_admits_exactly("5.1.offerings", POOL, ASKED,
-                                  title="admits exactly amd64 on-demand c and m", **AFTER_POOL),
+                                          title="admits exactly amd64 on-demand c and m", **AFTER_POOL),
         nodepools.nodepool_template_labels("5.1.labels", POOL, LABEL, **AFTER_POOL),
         nodepools.nodepool_limits("5.1.limits", POOL, {"cpu": "8", "memory": "32Gi"}, **AFTER_POOL),
         *workloads.learner_deployment("5.1", APP, 10, cpu="1", memory="1Gi"),

@@ -29,7 +29,7 @@ LESSON = grading.Lesson(7, "Disruption", [
                                  "10s", **AFTER_POOL),
         *workloads.learner_deployment("7.1", APP, 2),
         workloads.pods_ready_on_pool("7.1.ready", APP, 2, STEADY,
-                             depends_on=["7.1.nodepool", "7.1.deployment", "7.1.replicas"]),
+                                     depends_on=["7.1.nodepool", "7.1.deployment", "7.1.replicas"]),
         d.pool_consolidated_to_cheapest(
             "7.1.consolidated", STEADY, APP,
             depends_on=["7.1.on-demand", "7.1.consolidation", "7.1.ready"]),
@@ -47,7 +47,7 @@ LESSON = grading.Lesson(7, "Disruption", [
         d.pods_annotated("7.3.annotation", PRECIOUS, DO_NOT_DISRUPT, "true", STEADY,
                          depends_on=["7.3.deployment"]),
         workloads.pods_ready_on_pool("7.3.ready", PRECIOUS, 1, STEADY,
-                             depends_on=["7.3.deployment", "7.3.replicas"]),
+                                     depends_on=["7.3.deployment", "7.3.replicas"]),
         d.node_not_replaced("7.3.kept", PRECIOUS, STEADY,
                             depends_on=["7.3.annotation", "7.3.ready"]),
         # precious's node joins steady (7.1 ends with one node) and revision "3" replaces

@@ -40,7 +40,7 @@ def _pool_checks(n: str, req: Request) -> list[grading.Check]:
         p.nodepool_families(f"{n}.families", pool, list(req.families), **after),
         p.nodepool_capacity_types(f"{n}.capacity", pool, list(req.capacity), **after),
         nodepools.nodepool_template_labels(f"{n}.labels", pool,
-                                   {"team": req.team, POOL_LABEL: pool}, **after),
+                                           {"team": req.team, POOL_LABEL: pool}, **after),
         p.nodepool_taints(f"{n}.taints", pool, taints, why, **after),
         nodepools.nodepool_limits(f"{n}.limits", pool, limits, **after),
         p.nodepool_as_generated(f"{n}.conventions", req, **after),
@@ -59,8 +59,8 @@ def _workload_checks(n: str, app: str, req: Request, replicas: int, misplaced: s
             f"{n}.selector", app, "team", [req.team], **after,
             unconstrained_hint=f"no selector on `team: {req.team}`: {misplaced}"),
         workloads.pods_ready_on_pool(f"{n}.ready", app, replicas, req.pool_name,
-                             depends_on=[f"{n}.deployment", f"{n}.replicas"],
-                             misplaced_hint=misplaced),
+                                     depends_on=[f"{n}.deployment", f"{n}.replicas"],
+                                     misplaced_hint=misplaced),
     ]
 
 
@@ -94,6 +94,6 @@ LESSON = grading.Lesson(8, "Capstone: default or custom?", [
             "the general pool (which outranks custom pools) serves these pods and team-etl "
             "sits unused",
             [workloads.container_requests("8.3.requests", "etl", cpu="2", memory="12Gi",
-                                  depends_on=["8.3.deployment"])]),
+                                          depends_on=["8.3.deployment"])]),
     ]),
 ])

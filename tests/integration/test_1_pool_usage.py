@@ -40,8 +40,8 @@ def nodepool(name: str, families: list[str], nodeclass: str = platform.NODECLASS
                               "values": families},
                              {"key": "karpenter.sh/capacity-type", "operator": "In",
                               "values": ["on-demand"]}, *requirements]}},
-            "disruption": {"consolidateAfter": "5s", "budgets": [{"nodes": "100%"}]},
-            **spec},
+                 "disruption": {"consolidateAfter": "5s", "budgets": [{"nodes": "100%"}]},
+                 **spec},
     }
 
 

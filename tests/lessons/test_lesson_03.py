@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from workshop.grading import core as grading, lessons
-from workshop.k8s import kube, observe, taints
+from workshop.k8s import kube, node_agent, observe, taints
 from workshop.platform import defaults as platform
 from workshop.errors import WorkshopError
 
@@ -28,7 +28,7 @@ def _agent_node() -> dict:
     """Apply 3.3's solution and wait for its node, which arrives with the startup taint."""
     lessons.reset(3)
     lessons.apply_solution("3.3")
-    name = kube.wait_until(lambda: taints.tainted_nodes(POOL, KEY), 60, 0.5,
+    name = kube.wait_until(lambda: node_agent.tainted_nodes(POOL, KEY), 60, 0.5,
                            "the agent-ready node")[0]
     return kube.get("v1", "Node", name)
 
@@ -41,13 +41,13 @@ def test_node_agent_removes_only_its_taint(cluster):
     extra = {"key": "example.com/other", "value": "x", "effect": "NoSchedule"}
     assert kube.json_patch("v1", "Node", name, [
         {"op": "add", "path": "/spec/taints/-", "value": extra}])
-    removed = taints.remove_taint(name, KEY)
+    removed = node_agent.remove_taint(name, KEY)
     assert removed == taints.Taint(KEY, "true", "NoSchedule")
     left = kube.get("v1", "Node", name)["spec"]["taints"]
     assert [t["key"] for t in left] == [t["key"] for t in others] + ["example.com/other"]
     # Removing it again says what the node has instead of failing silently.
     with pytest.raises(WorkshopError, match="carries no taint"):
-        taints.remove_taint(name, KEY)
+        node_agent.remove_taint(name, KEY)
     assert taints.kubectl_untaint(name, KEY, "NoSchedule") == \
         f"kubectl taint nodes {name} {KEY}:NoSchedule-"
 

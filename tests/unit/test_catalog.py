@@ -439,7 +439,7 @@ def test_validate_json_accepts_a_minimal_hand_written_file(tmp_path):
     path.write_text(json.dumps([{
         "name": "c-4x-amd64-linux", "architecture": "amd64", "resources": {"cpu": "4", "memory": "16384Mi"},
         "offerings": [{"Price": 0.1, "Requirements": [req(cat.CAPACITY_TYPE, "In", "spot"),
-                                                     req(cat.ZONE, "In", "test-zone-a")]}],
+                                                      req(cat.ZONE, "In", "test-zone-a")]}],
     }]))
     (it,) = validate_json(path)
     assert (it.vcpu, it.memory_mib, it.pods, it.family) == (4, 16384, cat.DEFAULT_PODS, "c")

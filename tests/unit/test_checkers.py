@@ -11,7 +11,8 @@ from workshop.instances import catalog
 from workshop.builders import base as checkers
 from workshop.builders import nodepools, workloads
 from workshop.grading import core as grading
-from workshop import lab
+from workshop.k8s import events
+from workshop.lab import display
 from workshop.k8s import pending, usage
 from workshop.grading.core import Status
 
@@ -226,31 +227,31 @@ def test_pending_hint_reads_the_most_telling_clause(event, says):
 
 
 def test_tables_and_error_boxes_escape_what_they_show():
-    table = lab._table(["a<b"], [["<script>", 3]])
+    table = display.table(["a<b"], [["<script>", 3]])
     assert "<script>" not in table and "&lt;script&gt;" in table and "<td" in table
     from workshop.errors import WorkshopError
-    box = lab._error_html(WorkshopError("bad <yaml>", fix="use & fix", detail="line 3"))
+    box = display.error_html(WorkshopError("bad <yaml>", fix="use & fix", detail="line 3"))
     assert "bad &lt;yaml&gt;" in box and "use &amp; fix" in box and "line 3" in box
 
 
 def test_karpenter_condition_events_read_short():
     msg = ("Status condition transitioned, Type: Ready, Status: Unknown -> False, Reason: "
            "NotReady, Message: NodeClass not found")
-    assert lab._short_event(msg) == "Ready: Unknown → False (NodeClass not found)"
-    assert lab._short_event("  Launched  ") == "Launched"
+    assert events.short_event(msg) == "Ready: Unknown → False (NodeClass not found)"
+    assert events.short_event("  Launched  ") == "Launched"
 
 
 def test_pool_readiness_and_claim_state():
     np = {"status": {"conditions": [
         {"type": "Ready", "status": "False"},
         {"type": "NodeClassReady", "status": "False", "message": "not found"}]}}
-    assert lab._pool_readiness(np, np["status"]["conditions"][0]) == \
+    assert events.pool_readiness(np, np["status"]["conditions"][0]) == \
         "False (NodeClassReady: not found)"
-    assert lab._pool_readiness({}, {"status": "True"}) == "True"
+    assert events.pool_readiness({}, {"status": "True"}) == "True"
     claim = {"metadata": {}, "status": {"conditions": [
         {"type": "Launched", "status": "True"}, {"type": "Registered", "status": "True"}]}}
-    assert lab._claim_state(claim) == "Registered"
-    assert lab._claim_state({"metadata": {"deletionTimestamp": "now"}}) == "deleting"
+    assert events.claim_state(claim) == "Registered"
+    assert events.claim_state({"metadata": {"deletionTimestamp": "now"}}) == "deleting"
 
 
 # ------------------------------------------------------------------ other lessons' leftovers
@@ -267,7 +268,7 @@ def test_pods_on_another_lessons_pool_name_that_lesson():
         lesson = 1
     # team-payments is lesson 2's (checks/lesson_02.py NODEPOOLS).
     hint = checkers.leftover_hint(Lesson1(), [node_on("system-service-general-purpose"),
-                                               node_on("team-payments")])
+                                              node_on("team-payments")])
     assert "lesson 2's NodePool team-payments" in hint and "`make reset-lesson-2`" in hint
     # In its own lesson, or on a platform pool, it is the learner's selector after all.
     assert checkers.leftover_hint(Ctx(), [node_on("team-payments")]) is None

@@ -24,7 +24,7 @@ def test_every_catalog_gpu_offer_is_nvidia_with_gpus():
     cat = catalog.load_catalog()
     offers = gpu_cost.gpu_offers(cat)
     assert offers and all(cat.by_name(o.instance_type).gpu_manufacturer == "nvidia"
-                           and o.gpus > 0 for o in offers)
+                          and o.gpus > 0 for o in offers)
     # Inferentia (when the catalog has it) offers aws.amazon.com/neuron, not nvidia.com/gpu.
     assert not any(getattr(cat.by_name(o.instance_type), "accelerators", 0) for o in offers)
 

@@ -9,6 +9,7 @@ import argparse
 import pytest
 
 from workshop import cli, lab
+from workshop.lab import session
 from workshop.cli import lessons as cli_lessons
 from workshop.grading import core as grading, lessons
 from workshop.k8s import kube
@@ -84,7 +85,7 @@ def test_notebook_check_without_argument_grades_the_chosen_lesson(monkeypatch, c
         return fake_report(int(target))
 
     monkeypatch.setattr(lessons, "grade", grade)
-    monkeypatch.setitem(lab._state, "lesson", 2)
+    monkeypatch.setitem(session.SESSION, "lesson", 2)
     report = lab.check()
     assert asked == [2] and report.passed
     assert "Lesson 2" in capsys.readouterr().out
@@ -92,7 +93,7 @@ def test_notebook_check_without_argument_grades_the_chosen_lesson(monkeypatch, c
 
 def test_notebook_check_without_argument_or_lesson_says_what_to_do(monkeypatch, capsys):
     monkeypatch.setattr(lessons, "grade", no_cluster)
-    monkeypatch.setitem(lab._state, "lesson", None)
+    monkeypatch.setitem(session.SESSION, "lesson", None)
     monkeypatch.delenv("WORKSHOP_SOLUTIONS", raising=False)
     assert lab.check() is None
     out = capsys.readouterr().out

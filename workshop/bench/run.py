@@ -14,7 +14,6 @@ The room's board: 200 learners x 20 reports, none lost; page drawn within 1 s.
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess
@@ -22,7 +21,7 @@ import sys
 import tempfile
 import time
 
-from workshop import cli, paths
+from workshop import paths
 from workshop.k8s import kube, observe
 from workshop.progress import say
 from workshop.k8s.workloads import GPU_TOLERATION, deployment
@@ -199,21 +198,3 @@ def lesson_timings(env: dict) -> dict:
         out[f"check_lesson_{n}_passed"] = proc.returncode == 0
         out[f"reset_lesson_{n}_s"] = round(_cli("reset", str(n), env=env, timeout=120)[0], 2)
     return out
-
-
-@cli.verb("bench")
-def _bench(args) -> int:
-    if paths.STATE != BENCH_STATE:
-        # Never measure (or delete) the learner's cluster: run again on the bench's own
-        # state folder; every module reads its paths at import.
-        env = dict(os.environ, WORKSHOP_STATE=str(BENCH_STATE))
-        os.execve(sys.executable, [sys.executable, "-m", "workshop.cli", "bench"], env)
-    print(json.dumps(run(), indent=2))
-    return 0
-
-
-def _parsers(sub) -> None:
-    sub.add_parser("bench", help="speed and memory numbers (one JSON object)")
-
-
-cli.EXTRA_PARSERS.append(_parsers)

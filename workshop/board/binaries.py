@@ -22,6 +22,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import quote
 
+from workshop.board import room
 from workshop.stack import toolchain
 from workshop.progress import say
 
@@ -162,9 +163,8 @@ def _safe_name(name: str) -> bool:
 
 
 def fetch_for_build(key: str, dest: Path) -> bool:
-    """toolchain.ensure_built's hook: fetch from the joined room, if any."""
-    from workshop.board import room
-
+    """toolchain.ensure_built's hook (wired by workshop/board/wiring.py): fetch from the
+    joined room, if any."""
     link = room.load()
     if link is None:
         return False

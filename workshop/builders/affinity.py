@@ -68,7 +68,7 @@ def pod_template_prefers_label(check_id: str, name: str, key: str, value: str,
                       "preference) on that key", where)
 
     return c.make_check(check_id, title or f"Deployment {name}'s pods prefer {key}={value}",
-                    c.with_deployment(name, fn), options)
+                        c.with_deployment(name, fn), options)
 
 
 def pod_template_requires_label_or_deprecated(check_id: str, name: str, key: str,
@@ -77,7 +77,7 @@ def pod_template_requires_label_or_deprecated(check_id: str, name: str, key: str
     """pod_template_requires_label, which also accepts (with a remark) the deprecated
     key Karpenter translates to `key` (a nodeSelector on `beta.kubernetes.io/arch`)."""
     inner = workloads.pod_template_requires_label(check_id, name, key, values, unconstrained_hint,
-                                          title=title, **options)
+                                                  title=title, **options)
     old = [k for k, new in DEPRECATED_KEYS.items() if new == key]
 
     def fn(ctx: Any) -> Outcome:
@@ -176,7 +176,7 @@ def pod_template_requires_more_than(check_id: str, name: str, key: str, bound: i
                       f"{bound}: admit every size above {bound}", where)
 
     return c.make_check(check_id, title or f"Deployment {name}'s pods require {key} > {bound}",
-                    c.with_deployment(name, fn), options)
+                        c.with_deployment(name, fn), options)
 
 
 def pods_ready_on_nodes_over(check_id: str, name: str, count: int, key: str, bound: int,
@@ -186,7 +186,7 @@ def pods_ready_on_nodes_over(check_id: str, name: str, count: int, key: str, bou
         return value.isdigit() and int(value) > bound
 
     return c.pods_ready(check_id, name, count, big, f"nodes with {key} > {bound}",
-                         f"some pods run on nodes with {key} of {bound} or less: the pod "
-                         "template does not keep them off", 
-                         title or f"{count} pods of {name} Ready on nodes with {key} > {bound}",
-                         options)
+                        f"some pods run on nodes with {key} of {bound} or less: the pod "
+                        "template does not keep them off", 
+                        title or f"{count} pods of {name} Ready on nodes with {key} > {bound}",
+                        options)

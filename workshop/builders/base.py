@@ -81,7 +81,7 @@ NODE_LABEL_KEYS = frozenset({
 
 
 def make_check(check_id: str, title: str, fn: Callable[[Any], Outcome], options: dict,
-           wait_s: float = 0) -> Check:
+               wait_s: float = 0) -> Check:
     """A Check; `options` (depends_on, points, wait_s, poll_s) override the builder's defaults."""
     return Check(check_id, title, fn, **{"wait_s": wait_s, **options})
 
@@ -301,7 +301,7 @@ def deployment_selector(dep: dict) -> str:
 
 
 def pods_ready(check_id: str, name: str, count: int, on: Callable[[observe.NodeInfo], bool],
-                on_text: str, misplaced_hint: str, title: str, options: dict) -> Check:
+               on_text: str, misplaced_hint: str, title: str, options: dict) -> Check:
     holding = Holding()
     expected = f"{count} Ready pods on {on_text}"
 

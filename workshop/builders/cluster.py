@@ -94,4 +94,4 @@ def default_nodepool_intact(check_id: str, name: str, title: str | None = None, 
         return ready_outcome(live, where, "as installed, Ready")
 
     return make_check(check_id, title or f"Default NodePool {name} is untouched and Ready", fn,
-                  options, wait_s=NODEPOOL_READY_WAIT_S)
+                      options, wait_s=NODEPOOL_READY_WAIT_S)

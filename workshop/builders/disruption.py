@@ -69,7 +69,7 @@ def nodepool_admits_only(check_id: str, name: str, key: str, values: Collection[
         return failed(expected, f"admits {key} in ({', '.join(have)})", why, where)
 
     return make_check(check_id, title or f"NodePool {name} admits only {key} {', '.join(values)}",
-                  with_nodepool(name, fn), options)
+                      with_nodepool(name, fn), options)
 
 
 def nodepool_consolidation(check_id: str, name: str, policy: str, after: str,
@@ -108,7 +108,7 @@ def nodepool_consolidation(check_id: str, name: str, policy: str, after: str,
         return passed(expected, found, where)
 
     return make_check(check_id, title or f"NodePool {name} consolidates under-used nodes",
-                  with_nodepool(name, fn), options)
+                      with_nodepool(name, fn), options)
 
 
 def nodepool_budget(check_id: str, name: str, nodes: str, reason: str = "Drifted",
@@ -121,7 +121,7 @@ def nodepool_budget(check_id: str, name: str, nodes: str, reason: str = "Drifted
         applying = [b for b in disruption.budgets(pool)
                     if not b.get("reasons") or reason in b["reasons"]]
         found = ", ".join(f'nodes: "{b.get("nodes")}"' + (f" for {b['reasons']}"
-                                                         if b.get("reasons") else "")
+                                                          if b.get("reasons") else "")
                           for b in disruption.budgets(pool))
         if not disruption.disruption_spec(pool).get("budgets"):
             found = 'none (Karpenter\'s default nodes: "10%")'
@@ -139,7 +139,7 @@ def nodepool_budget(check_id: str, name: str, nodes: str, reason: str = "Drifted
                       f"disrupts at most {nodes} of its nodes at a time", where)
 
     return make_check(check_id, title or f"NodePool {name} disrupts {nodes} node at a time",
-                  with_nodepool(name, fn), options)
+                      with_nodepool(name, fn), options)
 
 
 def nodepool_template_label_changed(check_id: str, name: str, key: str, value: str,
@@ -172,7 +172,7 @@ def nodepool_template_label_changed(check_id: str, name: str, key: str, value: s
                       where)
 
     return make_check(check_id, title or f"NodePool {name}'s template says {key}: {value}",
-                  with_nodepool(name, fn), options)
+                      with_nodepool(name, fn), options)
 
 
 def nodepool_expire_after(check_id: str, name: str, at_most_s: float = MAX_EXPIRE_AFTER_S,
@@ -207,7 +207,7 @@ def nodepool_expire_after(check_id: str, name: str, at_most_s: float = MAX_EXPIR
         return passed(expected, text, where)
 
     return make_check(check_id, title or f"NodePool {name}'s nodes expire after a few minutes",
-                  with_nodepool(name, fn), options)
+                      with_nodepool(name, fn), options)
 
 
 # ------------------------------------------------------------------ consolidation
@@ -272,7 +272,7 @@ def pool_consolidated_to_cheapest(check_id: str, pool: str, app: str,
                        disruption.latest_event(claims))
 
     return make_check(check_id, title or f"{pool} consolidated to one node of the cheapest type",
-                  with_deployment(app, fn), options, wait_s=CONSOLIDATION_WAIT_S)
+                      with_deployment(app, fn), options, wait_s=CONSOLIDATION_WAIT_S)
 
 
 # ------------------------------------------------------------------ drift
@@ -305,7 +305,7 @@ def nodes_replaced_with_label(check_id: str, pool: str, key: str, value: str,
                        "first, then the old node drains", where, disruption.latest_event(claims))
 
     return make_check(check_id, title or f"Every {pool} node is replaced and carries {key}={value}",
-                  fn, options, wait_s=DRIFT_WAIT_S)
+                      fn, options, wait_s=DRIFT_WAIT_S)
 
 
 # ------------------------------------------------------------------ do-not-disrupt
@@ -347,7 +347,7 @@ def pods_annotated(check_id: str, app: str, key: str, value: str, pool: str,
                       "spec.template.metadata.annotations", where)
 
     return make_check(check_id, title or f"{app}'s pods carry {key}",
-                  with_deployment(app, fn), options)
+                      with_deployment(app, fn), options)
 
 
 def node_not_replaced(check_id: str, app: str, pool: str, title: str | None = None,
@@ -396,7 +396,7 @@ def node_not_replaced(check_id: str, app: str, pool: str, title: str | None = No
                       + f"; {plural(len(others), 'other node')} replaced", where)
 
     return make_check(check_id, title or f"Drift passes {app}'s node by",
-                  with_deployment(app, fn), options, wait_s=DRIFT_WAIT_S)
+                      with_deployment(app, fn), options, wait_s=DRIFT_WAIT_S)
 
 
 # ------------------------------------------------------------------ expiry
@@ -437,4 +437,4 @@ def node_expired_and_replaced(check_id: str, pool: str, others: Collection[str] 
                        where, disruption.latest_event(claims))
 
     return make_check(check_id, title or f"A {pool} node expires and is replaced", fn,
-                  {"poll_s": 2.0, **options}, wait_s=EXPIRY_WAIT_S)
+                      {"poll_s": 2.0, **options}, wait_s=EXPIRY_WAIT_S)

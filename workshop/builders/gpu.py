@@ -77,7 +77,7 @@ def container_gpu_limit(check_id: str, name: str, count: int, title: str | None 
                       "resources.limits (the request then defaults to the limit)", where)
 
     return make_check(check_id, title or f"{name}'s pods ask for {count} GPU in limits",
-                  with_deployment(name, fn), options)
+                      with_deployment(name, fn), options)
 
 
 def _selection_admits(pod_spec: dict, labels: Mapping[str, str],
@@ -141,7 +141,7 @@ def pods_reach_gpus(check_id: str, name: str, title: str | None = None, **option
                       "the platform serves from system-service-gpu", where)
 
     return make_check(check_id, title or f"{name}'s pods can reach GPU nodes",
-                  with_deployment(name, fn), options)
+                      with_deployment(name, fn), options)
 
 
 def pods_only_on_gpu(check_id: str, name: str, gpu_name: str, title: str | None = None,
@@ -181,7 +181,7 @@ def pods_only_on_gpu(check_id: str, name: str, gpu_name: str, title: str | None 
                       f"these rules also admit other GPUs: narrow them to {gpu_name}", where)
 
     return make_check(check_id, title or f"{name} runs only on {gpu_name} GPUs",
-                  with_deployment(name, fn), options)
+                      with_deployment(name, fn), options)
 
 
 def gpu_pods_ready(check_id: str, name: str, count: int, pool: str | None = None,
@@ -193,8 +193,8 @@ def gpu_pods_ready(check_id: str, name: str, count: int, pool: str | None = None
 
     text = " ".join(filter(None, [pool, gpu_name, "GPU nodes"]))
     check = pods_ready(check_id, name, count, on, text,
-                        f"some pods run on nodes that are not {text}: check the selector",
-                        title or f"{count} pods of {name} Ready on {text}", options)
+                       f"some pods run on nodes that are not {text}: check the selector",
+                       title or f"{count} pods of {name} Ready on {text}", options)
     check.fn = _gpu_pending_hints(check.fn)
     return check
 
@@ -245,4 +245,4 @@ def nodepool_gpu_limit(check_id: str, name: str, count: int, title: str | None =
                       "bound", where)
 
     return make_check(check_id, title or f"NodePool {name} is limited to {count} GPUs",
-                  with_nodepool(name, fn), options)
+                      with_nodepool(name, fn), options)

@@ -21,7 +21,8 @@ from fractions import Fraction
 from typing import Mapping
 
 from workshop.instances import catalog
-from workshop.k8s import kube, observe, pending, taints
+from workshop.instances.quantity import quantity_or_zero
+from workshop.k8s import kube, observe, pending, taints, timestamps
 from workshop.builders.base import (
     KARPENTER_VERDICT_HOLD_S, make_check, describe_nodes, Holding, known_node_labels, plural,
     deployment_selector, pool_template_spec, with_deployment, with_nodepool, pending_hint, why_pending,
@@ -84,52 +85,14 @@ def _limit_event(pod: dict, pool: str) -> str | None:
     return None
 
 
-def _quantity(text: str | None) -> Fraction:
-    try:
-        return catalog.parse_quantity(str(text or "0"))
-    except ValueError:
-        return Fraction(0)
-
-
-def _show(resource: str, value: Fraction) -> str:
-    if resource == "memory":
-        return f"{float(value / 2**30):g}Gi"
-    return f"{float(value):g}"
-
-
-def usage_rows(usage: observe.PoolUsage) -> list[list[str]]:
-    """[resource, in use, limit, left] for each resource worth showing."""
-    rows = []
-    for resource in usage.shown():
-        used = _quantity(usage.used.get(resource))
-        limit = usage.limits.get(resource)
-        left = _show(resource, _quantity(limit) - used) if limit else "no limit"
-        rows.append([resource, _show(resource, used),
-                     _show(resource, _quantity(limit)) if limit else "-", left])
-    return rows
-
-
-def usage_text(usage: observe.PoolUsage) -> str:
-    """"cpu 8/8, memory 16Gi/32Gi (1 × c5.2xlarge)": what Karpenter counts against the limits."""
-    parts = [f"{r} {used}/{limit if limit != '-' else '∞'}"
-             for r, used, limit, _ in usage_rows(usage)]
-    nodes = ", ".join(f"{n} × {t}" for t, n in sorted(usage.instance_types.items()))
-    return ", ".join(parts) + (f" ({nodes})" if nodes else " (no nodes)")
-
-
-def over_limit(usage: observe.PoolUsage) -> list[str]:
-    return [r for r, limit in usage.limits.items()
-            if _quantity(usage.used.get(r)) > _quantity(limit)]
-
-
 def room_left(ctx, pool: dict, usage: observe.PoolUsage) -> list[str]:
     """Instance types the pool could still launch without crossing a limit (Karpenter's
     filterByRemainingResources, on the catalog's capacities); empty when the pool is full."""
-    remaining = {r: _quantity(v) - _quantity(usage.used.get(r)) for r, v in usage.limits.items()}
+    remaining = {r: quantity_or_zero(v) - quantity_or_zero(usage.used.get(r)) for r, v in usage.limits.items()}
     admitted = ctx.catalog.admitted(pool_template_spec(pool).get("requirements") or [])
     fits = set()
     for name in {o.instance_type for o in admitted}:
-        capacity = {k: _quantity(v) for k, v in ctx.catalog.by_name(name).resources().items()}
+        capacity = {k: quantity_or_zero(v) for k, v in ctx.catalog.by_name(name).resources().items()}
         if all(capacity.get(r, Fraction(0)) <= left for r, left in remaining.items()):
             fits.add(name)
     return sorted(fits)
@@ -161,10 +124,10 @@ def pool_stops_at_limit(check_id: str, app: str, pool_name: str, unit: str = "po
         mine = [i for i in placed if i is not None and i.nodepool == pool_name]
         elsewhere = [i for i in placed if i is not None and i.nodepool != pool_name]
         pending = [p for p in pods if not p["spec"].get("nodeName")]
-        used = usage_text(usage)
+        used = usage.text()
         found = (f"{len(mine)} Ready on {pool_name}, {len(pending)} Pending; "
                  f"in use: {used}")
-        crossed = over_limit(usage)
+        crossed = usage.over_limit()
         if crossed:
             return failed(expected, found,
                           f"{pool_name} uses more {crossed[0]} than its limit allows: was the "
@@ -202,7 +165,7 @@ def pool_stops_at_limit(check_id: str, app: str, pool_name: str, unit: str = "po
         return waiting(expected, found, "Karpenter is still placing the pods", where, other)
 
     return make_check(check_id, title or f"{pool_name} stops at its limits",
-                  with_deployment(app, fn), options, wait_s=LIMIT_WAIT_S)
+                      with_deployment(app, fn), options, wait_s=LIMIT_WAIT_S)
 
 
 def name_of(obj: dict) -> str:
@@ -259,7 +222,7 @@ def pool_filled_first(check_id: str, first: str, then: str, title: str | None = 
         claims = {n: [c for c in observe.nodeclaims(n)
                       if not c["metadata"].get("deletionTimestamp")] for n in (first, then)}
         usage = observe.pool_usage(first)
-        found = (f"{plural(len(claims[first]), 'node')} of {first} (in use: {usage_text(usage)}), "
+        found = (f"{plural(len(claims[first]), 'node')} of {first} (in use: {usage.text()}), "
                  f"{plural(len(claims[then]), 'node')} of {then}")
         if not claims[then]:
             return waiting(expected, found, f"nothing launched from {then} yet", where)
@@ -282,12 +245,11 @@ def pool_filled_first(check_id: str, first: str, then: str, title: str | None = 
         return passed(expected, found, where)
 
     return make_check(check_id, title or f"{first} fills before {then}",
-                  with_nodepool(first, fn), options, wait_s=30)
+                      with_nodepool(first, fn), options, wait_s=30)
 
 
 def _created(claim: dict) -> datetime:
-    text = claim["metadata"].get("creationTimestamp") or ""
-    return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    return timestamps.parse(claim["metadata"].get("creationTimestamp")) or timestamps.EPOCH
 
 
 def nodepool_admits_values(check_id: str, name: str, values: Mapping[str, list[str]],
@@ -320,7 +282,7 @@ def nodepool_admits_values(check_id: str, name: str, values: Mapping[str, list[s
         return passed(expected, "; ".join(found), where)
 
     return make_check(check_id, title or f"NodePool {name} admits the asked offerings",
-                  with_nodepool(name, fn), options)
+                      with_nodepool(name, fn), options)
 
 
 # ------------------------------------------------------------------ after a NodePool change
@@ -331,7 +293,7 @@ def _pool_changed_at(pool: dict) -> datetime:
     times = [f.get("time") for f in pool["metadata"].get("managedFields") or []
              if f.get("subresource") != "status" and f.get("time")]
     times.append(pool["metadata"].get("creationTimestamp"))
-    return max(datetime.fromisoformat(str(t).replace("Z", "+00:00")) for t in times if t)
+    return max((timestamps.parse(t) or timestamps.EPOCH) for t in times)
 
 
 def waits_for_pool_changes(check: Check) -> Check:

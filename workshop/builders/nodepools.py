@@ -22,7 +22,7 @@ from workshop.builders.base import (
 
 def nodepool_exists(check_id: str, name: str, title: str | None = None, **options) -> Check:
     return make_check(check_id, title or f"NodePool {name} exists",
-                  with_nodepool(name, lambda ctx, pool: passed("exists", "exists")), options)
+                      with_nodepool(name, lambda ctx, pool: passed("exists", "exists")), options)
 
 
 def nodepool_uses_nodeclass(check_id: str, name: str, nodeclass: str = platform.NODECLASS,
@@ -46,14 +46,14 @@ def nodepool_uses_nodeclass(check_id: str, name: str, nodeclass: str = platform.
         return passed(expected, found, where)
 
     return make_check(check_id, title or f"NodePool {name} uses node class {nodeclass}",
-                  with_nodepool(name, fn), options)
+                      with_nodepool(name, fn), options)
 
 
 def nodepool_ready(check_id: str, name: str, title: str | None = None, **options) -> Check:
     where = f"NodePool {name} .status.conditions"
     fn = with_nodepool(name, lambda ctx, pool: ready_outcome(pool, where))
     return make_check(check_id, title or f"NodePool {name} is Ready", fn, options,
-                  wait_s=NODEPOOL_READY_WAIT_S)
+                      wait_s=NODEPOOL_READY_WAIT_S)
 
 
 def learner_nodepool(exercise: str, name: str, ready: bool = True) -> list[Check]:
@@ -133,7 +133,7 @@ OFFERING_DIMENSIONS: list[tuple[str, Callable[[catalog.Offering], str]]] = [
 
 
 def set_difference_hint(expected: Collection[catalog.Offering],
-                         found: Collection[catalog.Offering]) -> str:
+                        found: Collection[catalog.Offering]) -> str:
     """Say along which dimension the admitted offerings differ from the asked ones."""
     extra, lacking = set(found) - set(expected), set(expected) - set(found)
     for what, value in OFFERING_DIMENSIONS:
@@ -184,7 +184,7 @@ def nodepool_admits_exactly(check_id: str, name: str, expected_requirements: lis
                       set_difference_hint(expected, found), where)
 
     return make_check(check_id, title or f"NodePool {name} admits exactly the asked offerings",
-                  with_nodepool(name, fn), options)
+                      with_nodepool(name, fn), options)
 
 
 def nodepool_template_labels(check_id: str, name: str, labels: Mapping[str, str],
@@ -215,7 +215,7 @@ def nodepool_template_labels(check_id: str, name: str, labels: Mapping[str, str]
         return passed(expected, found, where)
 
     return make_check(check_id, title or f"NodePool {name} labels its nodes",
-                  with_nodepool(name, fn), options)
+                      with_nodepool(name, fn), options)
 
 
 def quantity_hint(resource: str, text: str, want: Fraction) -> str:
@@ -259,4 +259,4 @@ def nodepool_limits(check_id: str, name: str, limits: Mapping[str, str],
         return passed(expected, found, where)
 
     return make_check(check_id, title or f"NodePool {name} has the asked limits",
-                  with_nodepool(name, fn), options)
+                      with_nodepool(name, fn), options)

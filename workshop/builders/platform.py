@@ -75,7 +75,7 @@ def nodepool_families(check_id: str, name: str, families: list[str],
                       "the families the team asked for", where)
 
     return make_check(check_id, title or f"NodePool {name} uses families {', '.join(families)}",
-                  with_nodepool(name, fn), options)
+                      with_nodepool(name, fn), options)
 
 
 def _arch_words(archs: set[str]) -> str:
@@ -115,7 +115,7 @@ def nodepool_capacity_types(check_id: str, name: str, capacity_types: list[str],
                       "check the values (`on-demand`, `spot`, lower case)", where)
 
     return make_check(check_id, title or f"NodePool {name} launches {expected}",
-                  with_nodepool(name, fn), options)
+                      with_nodepool(name, fn), options)
 
 
 def _taint_text(t: Mapping) -> str:
@@ -157,7 +157,7 @@ def nodepool_taints(check_id: str, name: str, taints: list[str], why: Mapping[st
         return passed(expected, found, where)
 
     return make_check(check_id, title or f"NodePool {name} is tainted {expected}",
-                  with_nodepool(name, fn), options)
+                      with_nodepool(name, fn), options)
 
 
 def nodepool_as_generated(check_id: str, request: pr.Request, title: str | None = None,
@@ -184,7 +184,7 @@ def nodepool_as_generated(check_id: str, request: pr.Request, title: str | None 
         tmpl = pool_template_spec(pool)
         for key in ("expireAfter", "nodeClassRef"):
             changed += spec_diff(generated["template"]["spec"][key], tmpl.get(key),
-                                  f"spec.template.spec.{key}")[0]
+                                 f"spec.template.spec.{key}")[0]
         have_reqs = tmpl.get("requirements") or []
         for req in others:
             if req not in have_reqs:
@@ -199,7 +199,7 @@ def nodepool_as_generated(check_id: str, request: pr.Request, title: str | None 
                       "expireAfter, node class and os as generated", where)
 
     return make_check(check_id, title or f"NodePool {name} follows the platform's conventions",
-                  with_nodepool(name, fn), options)
+                      with_nodepool(name, fn), options)
 
 
 # ------------------------------------------------------------------ the team's workload
@@ -229,7 +229,7 @@ def container_limit(check_id: str, name: str, resource: str, value: str,
         return passed(expected, expected, where)
 
     return make_check(check_id, title or f"Deployment {name} asks for {value} {resource}",
-                  with_deployment(name, fn), options)
+                      with_deployment(name, fn), options)
 
 
 def pod_template_tolerates(check_id: str, name: str, taints: list[str],
@@ -254,4 +254,4 @@ def pod_template_tolerates(check_id: str, name: str, taints: list[str],
         return passed(expected, found, where)
 
     return make_check(check_id, title or f"Deployment {name}'s pods tolerate the pool's taints",
-                  with_deployment(name, fn), options)
+                      with_deployment(name, fn), options)

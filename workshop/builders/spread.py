@@ -103,14 +103,14 @@ def topology_spread(check_id: str, name: str, key: str = ZONE, max_skew: int = 1
         return passed(expected, _describe(tsc), where)
 
     return c.make_check(check_id, title or f"Deployment {name} spreads its pods over {key}",
-                    c.with_deployment(name, fn), options)
+                        c.with_deployment(name, fn), options)
 
 
 def pods_ready_anywhere(check_id: str, name: str, count: int, title: str | None = None,
                         **options) -> Check:
     """`count` pods Ready on whatever nodes (where they are is the next check's business)."""
     return c.pods_ready(check_id, name, count, lambda info: True, "any nodes", "",
-                         title or f"{count} pods of {name} Ready", options)
+                        title or f"{count} pods of {name} Ready", options)
 
 
 def pods_spread_evenly(check_id: str, name: str, per_domain: int,
@@ -136,4 +136,4 @@ def pods_spread_evenly(check_id: str, name: str, per_domain: int,
                       "the pods again (`kubectl rollout restart`)", where)
 
     return c.make_check(check_id, title or f"{name}'s pods: {per_domain} in each zone",
-                    c.with_deployment(name, fn), options, wait_s=c.READY_WAIT_S)
+                        c.with_deployment(name, fn), options, wait_s=c.READY_WAIT_S)

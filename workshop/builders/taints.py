@@ -21,9 +21,8 @@ from workshop.k8s import observe
 from workshop.builders import base as c
 from workshop.builders import workloads
 from workshop.grading.core import Check, Outcome, failed, passed, waiting
-from workshop.k8s.taints import (
-    NO_SCHEDULE, Taint, describe_toleration, kubectl_untaint, pool_nodes, tainted_nodes, tolerates,
-)
+from workshop.k8s.node_agent import pool_nodes, tainted_nodes
+from workshop.k8s.taints import NO_SCHEDULE, Taint, describe_toleration, kubectl_untaint, tolerates
 
 
 def _taints(pool: dict, field: str) -> list[Taint]:
@@ -91,7 +90,7 @@ def nodepool_taint(check_id: str, pool: str, key: str, value: str,
                       where)
 
     return c.make_check(check_id, title or f"NodePool {pool} taints its nodes {want}",
-                    c.with_nodepool(pool, fn), options)
+                        c.with_nodepool(pool, fn), options)
 
 
 def nodepool_startup_taint(check_id: str, pool: str, key: str, value: str,
@@ -127,7 +126,7 @@ def nodepool_startup_taint(check_id: str, pool: str, key: str, value: str,
                       where)
 
     return c.make_check(check_id, title or f"NodePool {pool} declares the startup taint {want}",
-                    c.with_nodepool(pool, fn), options)
+                        c.with_nodepool(pool, fn), options)
 
 
 def _tolerations(dep: dict) -> list[dict]:
@@ -178,7 +177,7 @@ def pods_tolerate(check_id: str, name: str, key: str, value: str, effect: str = 
         return passed(want, found, where)
 
     return c.make_check(check_id, title or f"Deployment {name}'s pods tolerate {want}",
-                    c.with_deployment(name, fn), options)
+                        c.with_deployment(name, fn), options)
 
 
 def pods_do_not_tolerate(check_id: str, name: str, key: str, value: str, hint: str,
@@ -196,7 +195,7 @@ def pods_do_not_tolerate(check_id: str, name: str, key: str, value: str, hint: s
         return failed(expected, "; ".join(map(describe_toleration, tols)), hint, where)
 
     return c.make_check(check_id, title or f"Deployment {name}'s pods do not tolerate {taint}",
-                    c.with_deployment(name, fn), options)
+                        c.with_deployment(name, fn), options)
 
 
 def nodes_free_of_taint(check_id: str, pool: str, key: str, effect: str = NO_SCHEDULE,
@@ -225,7 +224,7 @@ def nodes_free_of_taint(check_id: str, pool: str, key: str, effect: str = NO_SCH
         return passed(expected, f"{c.plural(len(nodes), 'node')}, none tainted {key}", where)
 
     return c.make_check(check_id, title or f"No {pool} node still carries {key}",
-                    c.with_nodepool(pool, fn), options, wait_s=c.READY_WAIT_S)
+                        c.with_nodepool(pool, fn), options, wait_s=c.READY_WAIT_S)
 
 
 def pods_ready_once_untainted(check_id: str, name: str, count: int, pool: str, key: str,

@@ -34,7 +34,7 @@ def deployment_in_namespace(check_id: str, name: str, title: str | None = None, 
                        f"create it in namespace `{ctx.namespace}`", where)
 
     return make_check(check_id, title or f"Deployment {name} exists in the lesson's namespace", fn,
-                  options)
+                      options)
 
 
 def deployment_image(check_id: str, name: str, image: str, title: str | None = None,
@@ -51,7 +51,7 @@ def deployment_image(check_id: str, name: str, image: str, title: str | None = N
         return failed(image, wrong, hint, where)
 
     return make_check(check_id, title or f"Deployment {name} runs {image}",
-                  with_deployment(name, fn), options)
+                      with_deployment(name, fn), options)
 
 
 def deployment_replicas(check_id: str, name: str, count: int, title: str | None = None,
@@ -65,7 +65,7 @@ def deployment_replicas(check_id: str, name: str, count: int, title: str | None 
                       "spec.replicas sets how many", where)
 
     return make_check(check_id, title or f"Deployment {name} has {count} replicas",
-                  with_deployment(name, fn), options)
+                      with_deployment(name, fn), options)
 
 
 # What the scheduler and Karpenter see (requests default to limits): workshop/k8s/usage.py.
@@ -107,8 +107,8 @@ def container_requests(check_id: str, name: str, cpu: str, memory: str | None,
         return passed(expected, expected, where)
 
     return make_check(check_id, title or f"Deployment {name}'s pods request {cpu} CPU"
-                  + (f" and {memory}" if memory else ""),
-                  with_deployment(name, fn), options)
+                      + (f" and {memory}" if memory else ""),
+                      with_deployment(name, fn), options)
 
 
 def learner_deployment(exercise: str, name: str, replicas: int, cpu: str | None = None,
@@ -173,7 +173,7 @@ def pod_template_requires_label(check_id: str, name: str, key: str, values: list
                       f"the rule on {key} allows other values than the exercise asks for", where)
 
     return make_check(check_id, title or f"Deployment {name}'s pods require {key}",
-                  with_deployment(name, fn), options)
+                      with_deployment(name, fn), options)
 
 
 # One reading of a pending pod's events (workshop/k8s/pending.py); these names stay importable
@@ -187,16 +187,16 @@ def pods_ready_on_pool(check_id: str, name: str, count: int, pool: str,
                        "check how the pod template selects nodes",
                        title: str | None = None, **options) -> Check:
     return pods_ready(check_id, name, count, lambda i: i.nodepool == pool,
-                       f"{pool} nodes", misplaced_hint,
-                       title or f"{count} pods of {name} Ready on {pool} nodes", options)
+                      f"{pool} nodes", misplaced_hint,
+                      title or f"{count} pods of {name} Ready on {pool} nodes", options)
 
 
 def pods_ready_with_node_label(check_id: str, name: str, count: int, key: str, value: str,
                                misplaced_hint: str, title: str | None = None,
                                **options) -> Check:
     return pods_ready(check_id, name, count, lambda i: i.labels.get(key) == value,
-                       f"nodes with {key}={value}", misplaced_hint,
-                       title or f"{count} pods of {name} Ready on {key}={value} nodes", options)
+                      f"nodes with {key}={value}", misplaced_hint,
+                      title or f"{count} pods of {name} Ready on {key}={value} nodes", options)
 
 
 def deployment_scaled_to_zero(check_id: str, name: str, title: str | None = None,
@@ -251,7 +251,7 @@ def no_pods_left(check_id: str, owner: str, title: str | None = None, **options)
 
     # Polls only while the owner's own pods are still terminating.
     return make_check(check_id, title or "No pods left in the lesson's namespace", fn, options,
-                  wait_s=30)
+                      wait_s=30)
 
 
 def no_empty_nodes(check_id: str, pool: str, title: str | None = None, **options) -> Check:
@@ -275,4 +275,4 @@ def no_empty_nodes(check_id: str, pool: str, title: str | None = None, **options
                        "give it a few more seconds", where)
 
     return make_check(check_id, title or f"No empty {pool} nodes are left", fn, options,
-                  wait_s=CONSOLIDATION_WAIT_S)
+                      wait_s=CONSOLIDATION_WAIT_S)

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import os
 
-from workshop import cli
 from workshop.errors import WorkshopError
 
 
-@cli.verb("board")
+def connect() -> None:
+    """Wire the room into the core's hooks (workshop/board/wiring.py); every command runs it."""
+    from workshop.board import wiring
+
+    wiring.connect()
+
+
 def _board(args) -> int:
     from workshop.board import serve
 
     return serve.serve(args.host, args.port, args.stuck_minutes, args.new_key)
 
 
-@cli.verb("join")
 def _join(args) -> int:
     from workshop.board import room
 
@@ -38,7 +42,6 @@ def _join(args) -> int:
     return 0
 
 
-@cli.verb("leave")
 def _leave(args) -> int:
     from workshop.board import room
 
@@ -46,7 +49,6 @@ def _leave(args) -> int:
     return 0
 
 
-@cli.verb("doctor")
 def _doctor(args) -> int:
     from workshop.stack import doctor
 
@@ -55,7 +57,7 @@ def _doctor(args) -> int:
     return 1 if any(f.level == doctor.FAIL for f in findings) else 0
 
 
-def _parsers(sub) -> None:
+def add_parsers(sub) -> None:
     b = sub.add_parser("board", help="instructors: the room's live progress board")
     b.add_argument("--host", default=os.environ.get("BOARD_HOST") or "127.0.0.1",
                    help="listen address (0.0.0.0: the room's network)")
@@ -71,4 +73,10 @@ def _parsers(sub) -> None:
     sub.add_parser("doctor", help="is this machine ready for class?")
 
 
-cli.EXTRA_PARSERS.append(_parsers)
+# The verbs this module adds to `workshop` (read by workshop/cli/__init__.py).
+VERBS = {
+    "board": _board,
+    "join": _join,
+    "leave": _leave,
+    "doctor": _doctor,
+}

@@ -1,5 +1,5 @@
 """CLI verbs for the platform's side: `workshop request` (the NodePool generator) and
-`workshop eks` (manifests rewritten for EKS). Registered into workshop.cli on import."""
+`workshop eks` (manifests rewritten for EKS)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import sys
 
 from typing import TYPE_CHECKING
 
-from workshop import cli
 from workshop.errors import WorkshopError
 
 if TYPE_CHECKING:
@@ -28,7 +27,6 @@ def _request_from(args) -> pr.Request:
     )
 
 
-@cli.verb("request")
 def _request(args) -> int:
     from workshop.instances import catalog
     from workshop.platform import request as pr
@@ -54,7 +52,6 @@ def _request(args) -> int:
     return 0
 
 
-@cli.verb("eks")
 def _eks(args) -> int:
     from workshop.platform import eks
 
@@ -70,7 +67,7 @@ def _eks(args) -> int:
     return 0
 
 
-def _parsers(sub) -> None:
+def add_parsers(sub) -> None:
     r = sub.add_parser("request", help="the platform's NodePool generator: a team's request "
                        "in, the NodePool out")
     r.add_argument("--team", required=True, help="the team's name (a DNS label)")
@@ -94,4 +91,8 @@ def _parsers(sub) -> None:
     e.add_argument("-o", "--output", help="write here instead of printing")
 
 
-cli.EXTRA_PARSERS.append(_parsers)
+# The verbs this module adds to `workshop` (read by workshop/cli/__init__.py).
+VERBS = {
+    "request": _request,
+    "eks": _eks,
+}

@@ -3,17 +3,14 @@
 
 from __future__ import annotations
 
-from workshop import cli
 
 
-@cli.verb("nodes")
 def _nodes(args) -> int:
     from workshop.lab import viewer
 
     return viewer.run_terminal(args.pool, args.namespace, once=args.once)
 
 
-@cli.verb("explain")
 def _explain(args) -> int:
     from workshop.lab import explain
     from workshop.k8s import kube
@@ -23,7 +20,7 @@ def _explain(args) -> int:
     return 0
 
 
-def _parsers(sub) -> None:
+def add_parsers(sub) -> None:
     n = sub.add_parser("nodes", help="live node viewer: nodes, pools, prices, pending pods (Ctrl-C stops)")
     n.add_argument("--pool", help="only this NodePool's nodes")
     n.add_argument("-n", "--namespace", help="only nodes running pods of this namespace")
@@ -33,4 +30,8 @@ def _parsers(sub) -> None:
     e.add_argument("-n", "--namespace", default="default")
 
 
-cli.EXTRA_PARSERS.append(_parsers)
+# The verbs this module adds to `workshop` (read by workshop/cli/__init__.py).
+VERBS = {
+    "nodes": _nodes,
+    "explain": _explain,
+}

@@ -296,7 +296,7 @@ def matches(requirements: Iterable[Mapping[str, Any]], labels: Mapping[str, str]
     return all(_requirement_from(r).matches(labels) for r in requirements)
 
 
-def _shown(path: Path) -> str:
+def shown_path(path: Path) -> str:
     """`path` relative to the repo when inside it: shorter messages."""
     try:
         return str(Path(path).resolve().relative_to(REPO_ROOT))
@@ -305,24 +305,24 @@ def _shown(path: Path) -> str:
 
 
 def _fail_entry(path: Path, where: str, problem: str) -> CatalogError:
-    return CatalogError(f"{_shown(path)}: {where}: {problem}", fix=REGENERATE_FIX)
+    return CatalogError(f"{shown_path(path)}: {where}: {problem}", fix=REGENERATE_FIX)
 
 
 def _read_entries(path: Path) -> list:
     try:
         text = path.read_text()
     except FileNotFoundError:
-        raise CatalogError(f"{_shown(path)} does not exist", fix=REGENERATE_FIX) from None
+        raise CatalogError(f"{shown_path(path)} does not exist", fix=REGENERATE_FIX) from None
     except OSError as exc:
-        raise CatalogError(f"cannot read {_shown(path)}: {exc.strerror}") from None
+        raise CatalogError(f"cannot read {shown_path(path)}: {exc.strerror}") from None
     try:
         entries = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise CatalogError(f"{_shown(path)} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
+        raise CatalogError(f"{shown_path(path)} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
                            f"{exc.msg}); Karpenter would run with no instance types",
                            fix=REGENERATE_FIX) from None
     if not isinstance(entries, list) or not entries:
-        raise CatalogError(f"{_shown(path)} lists no instance types; Karpenter would run with none",
+        raise CatalogError(f"{shown_path(path)} lists no instance types; Karpenter would run with none",
                            fix=REGENERATE_FIX)
     return entries
 
@@ -439,7 +439,7 @@ def _type_from_entry(entry: Mapping, resources: Mapping[str, Fraction],
     )
 
 
-def _read_catalog(path: Path) -> Catalog:
+def read_catalog(path: Path) -> Catalog:
     """Validate the JSON as kwok will read it and build the model (uncached)."""
     types, offerings, seen = [], [], set()
     for i, entry in enumerate(_read_entries(path)):
@@ -470,7 +470,7 @@ def validate_json(path: Path | str = CATALOG_JSON) -> list[InstanceType]:
     Karpenter itself only logs a broken file and runs with zero instance types, so the kit
     calls this before starting it.
     """
-    return list(_read_catalog(Path(path)).types)
+    return list(read_catalog(Path(path)).types)
 
 
 _CACHE: dict[Path, tuple[tuple[int, int], Catalog]] = {}
@@ -482,11 +482,11 @@ def load_catalog(path: Path | str = CATALOG_JSON) -> Catalog:
     try:
         st = path.stat()
     except FileNotFoundError:
-        raise CatalogError(f"{_shown(path)} does not exist", fix=REGENERATE_FIX) from None
+        raise CatalogError(f"{shown_path(path)} does not exist", fix=REGENERATE_FIX) from None
     stamp = (st.st_mtime_ns, st.st_size)
     cached = _CACHE.get(path)
     if cached is None or cached[0] != stamp:
-        cached = _CACHE[path] = (stamp, _read_catalog(path))
+        cached = _CACHE[path] = (stamp, read_catalog(path))
     return cached[1]
 
 

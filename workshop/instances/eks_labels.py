@@ -73,4 +73,4 @@ def looks_well_known(key: str) -> bool:
     (a custom key like `team` just becomes a node label, and is fine)."""
     dom = domain(key)
     return any(dom.endswith(d) for d in ("kubernetes.io", "k8s.io", "karpenter.sh",
-                                        AWS_DOMAIN, KWOK_DOMAIN, "k8s.aws"))
+                                         AWS_DOMAIN, KWOK_DOMAIN, "k8s.aws"))

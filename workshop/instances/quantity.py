@@ -39,6 +39,21 @@ def _parse_quantity(text: str) -> tuple[Fraction, str]:
     return (-value if sign == "-" else value), fmt
 
 
+def quantity_or_zero(text: str | None) -> Fraction:
+    """A quantity the cluster reported (a limit, a pool's usage): unset or unreadable is 0."""
+    try:
+        return parse_quantity(str(text or "0"))
+    except ValueError:
+        return Fraction(0)
+
+
+def show_quantity(resource: str, value: Fraction) -> str:
+    """8 for CPU and GPUs, 16Gi for memory: how a pool's usage and limits are shown."""
+    if resource == "memory":
+        return f"{float(value / 2**30):g}Gi"
+    return f"{float(value):g}"
+
+
 def canonical_quantity(text: str) -> str:
     """`text` as Kubernetes' Quantity.String() prints it, e.g. "1024Mi" -> "1Gi", "4000m" -> "4".
 

@@ -26,7 +26,7 @@ from typing import Any, Iterable, Sequence
 from workshop.instances.catalog import (
     ARCHITECTURES, AWS_ACCELERATOR_KEYS, AWS_GPU_KEYS, CAPACITY_TYPE, CAPACITY_TYPES, CATALOG_JSON,
     CATALOG_TABLE, HYPERVISORS, REGENERATE_FIX, ZONE, ZONES, CatalogError, InstanceType,
-    _read_catalog, _shown, aws_name_parts,
+    aws_name_parts, read_catalog, shown_path,
 )
 
 # Spot prices are modelled, not fetched: a per-family discount off on-demand (roughly the
@@ -257,7 +257,7 @@ def generate(table: Path | str = CATALOG_TABLE, out: Path | str = CATALOG_JSON, 
         return False
     if check:
         state = "is missing" if current is None else "is out of date with " + Path(table).name
-        raise CatalogError(f"{_shown(out)} {state}", fix=REGENERATE_FIX)
+        raise CatalogError(f"{shown_path(out)} {state}", fix=REGENERATE_FIX)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(text)
@@ -277,13 +277,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         changed = generate(args.table, args.out, check=args.check)
-        catalog = _read_catalog(args.out)
+        catalog = read_catalog(args.out)
     except CatalogError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     size = f"{len(catalog.types)} instance types, {len(catalog.offerings)} offerings"
     verb = "wrote" if changed else "up to date:"
-    print(f"{verb} {_shown(args.out)} ({size})")
+    print(f"{verb} {shown_path(args.out)} ({size})")
     return 0
 
 

@@ -22,6 +22,7 @@ from kubernetes.client import CustomObjectsApi
 from kubernetes.client.rest import ApiException
 
 from workshop.k8s import kube, usage
+from workshop.k8s import timestamps
 
 WATCH_TIMEOUT_S = 20  # server-side: a watch ends and is resumed this often
 RETRY_S = 2.0
@@ -60,10 +61,7 @@ class Snapshot:
 
 
 def _created(meta: dict) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(meta.get("creationTimestamp")).replace("Z", "+00:00"))
-    except ValueError:
-        return None
+    return timestamps.parse(meta.get("creationTimestamp"))
 
 
 def node_row(obj: dict) -> NodeRow:

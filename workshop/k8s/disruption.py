@@ -19,6 +19,7 @@ import re
 from datetime import datetime, timezone
 
 from workshop.k8s import kube
+from workshop.k8s import timestamps
 
 DO_NOT_DISRUPT = "karpenter.sh/do-not-disrupt"
 HASH = "karpenter.sh/nodepool-hash"
@@ -55,10 +56,7 @@ def short_duration(seconds: float) -> str:
 
 
 def _when(text: str | None) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None
-    except ValueError:
-        return None
+    return timestamps.parse(text)
 
 
 def age_s(obj: dict) -> float:

@@ -8,7 +8,7 @@ WorkshopError with the API's own reason, never as a client traceback.
 from __future__ import annotations
 
 import functools
-from datetime import datetime, timezone
+from datetime import datetime
 import json
 import os
 import re
@@ -27,6 +27,7 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 from workshop import paths
 from workshop.errors import ClusterNotRunning, WorkshopError
+from workshop.k8s import timestamps
 
 # Connection problems the client raises when the API server is down or restarting.
 _DOWN = (urllib3.exceptions.HTTPError, ConnectionError, OSError)
@@ -151,7 +152,7 @@ def get(api_version: str, kind: str, name: str, namespace: str | None = None) ->
 def list_(api_version: str, kind: str, namespace: str | None = None,
           label_selector: str | None = None) -> list[dict]:
     res = call(resource(api_version, kind).get, namespace=namespace,
-                label_selector=label_selector)
+               label_selector=label_selector)
     return [item.to_dict() for item in res.items] if res is not None else []
 
 
@@ -401,10 +402,7 @@ def event_time(ev: dict) -> datetime:
     scheduler): compare them as times, not strings."""
     text = (ev.get("lastTimestamp") or ev.get("eventTime") or
             (ev.get("metadata") or {}).get("creationTimestamp") or "")
-    try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return datetime.min.replace(tzinfo=timezone.utc)
+    return timestamps.parse(text) or timestamps.EPOCH
 
 
 def event_source(ev: dict) -> str:
@@ -428,12 +426,3 @@ def events_for(kind: str, name: str, namespace: str | None = None,
     if reason:
         events = [e for e in events if e.get("reason") == reason]
     return sorted(events, key=event_time)
-
-
-def scheduling_event(pod_name: str, namespace: str) -> str | None:
-    """Why a pod is Pending, quoted from its events: workshop.k8s.pending decides (kept here for
-    callers that only have a pod's name)."""
-    from workshop.k8s import pending  # pending reads events through this module
-
-    pod = {"metadata": {"name": pod_name, "namespace": namespace}}
-    return pending.of(pod).event

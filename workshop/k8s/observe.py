@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from workshop.instances.quantity import quantity_or_zero, show_quantity
 from workshop.k8s import kube, pending
 
 NODEPOOL_LABEL = "karpenter.sh/nodepool"
@@ -120,6 +121,29 @@ class PoolUsage:
                  and r != GPU_RESOURCE and r in self.used]
         gpus = [GPU_RESOURCE] if self.used.get(GPU_RESOURCE, "0") not in ("0", "") else []
         return list(dict.fromkeys([*self.limits, *extra, *gpus]))
+
+    def rows(self) -> list[list[str]]:
+        """[resource, in use, limit, left] for each resource worth showing."""
+        rows = []
+        for resource in self.shown():
+            used = quantity_or_zero(self.used.get(resource))
+            limit = self.limits.get(resource)
+            left = (show_quantity(resource, quantity_or_zero(limit) - used) if limit
+                    else "no limit")
+            rows.append([resource, show_quantity(resource, used),
+                         show_quantity(resource, quantity_or_zero(limit)) if limit else "-", left])
+        return rows
+
+    def text(self) -> str:
+        """"cpu 8/8, memory 16Gi/32Gi (1 × c5.2xlarge)": what Karpenter counts against the limits."""
+        parts = [f"{r} {used}/{limit if limit != '-' else '∞'}" for r, used, limit, _ in self.rows()]
+        nodes = ", ".join(f"{n} × {t}" for t, n in sorted(self.instance_types.items()))
+        return ", ".join(parts) + (f" ({nodes})" if nodes else " (no nodes)")
+
+    def over_limit(self) -> list[str]:
+        """The resources whose use is above the pool's limit."""
+        return [r for r, limit in self.limits.items()
+                if quantity_or_zero(self.used.get(r)) > quantity_or_zero(limit)]
 
 
 def pool_usage(name: str) -> PoolUsage | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from workshop.k8s import kube
+from workshop.k8s import kube, timestamps
 
 # The kwok provider puts both on every Node it creates (kwok/cloudprovider/cloudprovider.go,
 # addInstanceLabels): nodes of other origins are never touched.
@@ -28,14 +28,7 @@ GRACE_S = 10.0
 
 
 def _age_s(obj: dict, now: datetime) -> float:
-    stamp = str((obj.get("metadata") or {}).get("creationTimestamp") or "")
-    try:
-        created = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return 0.0
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=timezone.utc)
-    return (now - created).total_seconds()
+    return timestamps.age_seconds((obj.get("metadata") or {}).get("creationTimestamp"), now) or 0.0
 
 
 def find(grace_s: float = GRACE_S) -> list[dict]:

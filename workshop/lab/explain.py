@@ -30,6 +30,7 @@ from datetime import datetime
 from workshop.instances import catalog
 from workshop.k8s import kube, pending, taints, usage
 from workshop.errors import WorkshopError
+from workshop.k8s import timestamps
 
 NODEPOOL = "karpenter.sh/nodepool"
 # Labels Karpenter lets a pod require though no NodePool defines them (v1.WellKnownLabels in
@@ -245,11 +246,7 @@ def _find_pod(name: str, namespace: str) -> dict:
 
 
 def _time(obj: dict) -> datetime | None:
-    text = (obj.get("metadata") or {}).get("creationTimestamp")
-    try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None
+    return timestamps.parse((obj.get("metadata") or {}).get("creationTimestamp"))
 
 
 def _offer_text(o: catalog.Offering, cat: catalog.Catalog) -> str:

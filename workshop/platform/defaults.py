@@ -63,7 +63,7 @@ def mark_nodeclass_ready(name: str = NODECLASS) -> None:
     group, version = NODECLASS_API.split("/")
     api = kube.k8s.CustomObjectsApi(kube.api_client())
     kube.call(api.patch_cluster_custom_object_status, group, version, "kwoknodeclasses",
-               name, patch)
+              name, patch)
 
 
 def wait_defaults_ready(timeout_s: float = 30) -> None:

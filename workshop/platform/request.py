@@ -19,7 +19,6 @@ Pure: no cluster, no client; it reads only the catalog and the platform's manife
 from __future__ import annotations
 
 import difflib
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping

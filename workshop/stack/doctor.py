@@ -155,13 +155,12 @@ def ports() -> list[Finding]:
 
 
 def binaries() -> Finding:
-    from workshop.board import room
-
     if not toolchain.missing():
         return Finding(OK, f"cluster binaries built ({toolchain.bin_dir().name})")
-    if room.load():
-        return Finding(OK, "cluster binaries not built yet; the joined room's board will "
-                           "serve them at `make up`")
+    source = toolchain.ready_source()
+    if source:
+        return Finding(OK, f"cluster binaries not built yet; {source.name} will serve them "
+                           "at `make up`")
     return Finding(WARN, "cluster binaries not built yet: the first `make up` builds them "
                          "(~10 minutes on 2 cores)",
                    "run `make up` before class, or join the room (`make join ...`) to fetch them")

@@ -18,6 +18,7 @@ import subprocess
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from workshop import paths
 from workshop.errors import WorkshopError
@@ -338,7 +339,7 @@ def ensure_built(force: bool = False) -> Path:
     v = Versions.load()
     dest = bin_dir(v)
     todo = REQUIRED if force else missing(v)
-    if todo and not force and _fetch_from_room(cache_key(v), dest):
+    if todo and not force and _fetch_from_sources(cache_key(v), dest):
         todo = missing(v)
     if todo:
         _check_disk()
@@ -360,11 +361,33 @@ def ensure_built(force: bool = False) -> Path:
     return dest
 
 
-def _fetch_from_room(key: str, dest: Path) -> bool:
-    """A learner who joined a room fetches the instructor's binaries (sha256-checked)."""
-    from workshop.board import binaries
+@dataclass(frozen=True)
+class BinarySource:
+    """Somewhere the built binaries may come from instead of a build (the room's board)."""
 
-    return binaries.fetch_for_build(key, dest)
+    name: str                              # as `make doctor` names it
+    ready: Callable[[], bool]              # set up for this checkout (e.g. a room was joined)
+    fetch: Callable[[str, Path], bool]     # (cache key, folder) -> True if it brought them
+
+
+# Filled by the front ends through workshop/board/wiring.py, so the stack never imports the
+# optional room; an empty list means "build".
+SOURCES: list[BinarySource] = []
+
+
+def add_source(source: BinarySource) -> None:
+    """Register `source`, replacing one of the same name (wiring may run more than once)."""
+    SOURCES[:] = [s for s in SOURCES if s.name != source.name] + [source]
+
+
+def ready_source() -> BinarySource | None:
+    """The first source that could serve the binaries now, if any."""
+    return next((s for s in SOURCES if s.ready()), None)
+
+
+def _fetch_from_sources(key: str, dest: Path) -> bool:
+    source = ready_source()
+    return bool(source and source.fetch(key, dest))
 
 
 def link_bin(dest: Path) -> None:
