@@ -4,12 +4,12 @@ default pool; scaling it to zero makes them go."""
 from workshop.builders import workloads
 from workshop.grading import core as grading
 from workshop.platform import defaults as platform
+from workshop.names import CAPACITY_TYPE_LABEL as CAPACITY
 
 NODEPOOLS: list[str] = []  # only the platform's default pool is used (reset never touches it)
 
 APP = "inflate"
 GENERAL = platform.DEFAULT_NODEPOOLS[0]
-CAPACITY = "karpenter.sh/capacity-type"
 EXISTS = "1.1.deployment"
 
 LESSON = grading.Lesson(1, "First provisioning", [

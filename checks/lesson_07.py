@@ -8,13 +8,12 @@ second drift leaves the pool at revision "3".
 from workshop.builders import nodepools, workloads
 from workshop.builders import disruption as d
 from workshop.grading import core as grading
+from workshop.names import CAPACITY_TYPE_LABEL as CAPACITY, DO_NOT_DISRUPT
 
 STEADY, SHORT = "steady", "short-lived"
 NODEPOOLS = [STEADY, SHORT]  # cluster-scoped: reset deletes them with namespace lesson-07
 
 APP, PRECIOUS = "steady-app", "precious"
-CAPACITY = "karpenter.sh/capacity-type"
-DO_NOT_DISRUPT = "karpenter.sh/do-not-disrupt"
 AFTER_POOL = {"depends_on": ["7.1.nodepool"]}
 
 LESSON = grading.Lesson(7, "Disruption", [

@@ -2,7 +2,7 @@
 first, the other two get a custom NodePool as the platform's generator makes it from their
 request, and their workloads land there."""
 
-from workshop.builders import nodepools, workloads
+from workshop.builders import gpu, nodepools, workloads
 from workshop.grading import core as grading
 from workshop.platform import defaults as platform
 from workshop.builders import platform as p
@@ -84,8 +84,8 @@ LESSON = grading.Lesson(8, "Capstone: default or custom?", [
             "8.2", "vision-api", VISION, 2,
             "the default GPU pool (which outranks custom pools) serves these pods and "
             "team-vision sits unused",
-            [p.container_limit("8.2.gpu", "vision-api", "nvidia.com/gpu", "1",
-                               depends_on=["8.2.deployment"])]),
+            [gpu.container_gpu_limit("8.2.gpu", "vision-api", 1,
+                                     depends_on=["8.2.deployment"])]),
     ]),
     grading.Exercise("8.3", "etl: spot Graviton for a batch team", [
         *_pool_checks("8.3", ETL),

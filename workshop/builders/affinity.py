@@ -113,15 +113,7 @@ def _example(ctx, key: str, values: set[int]) -> str:
 
 
 def _requested_cpu(dep: dict) -> float:
-    total = 0.0
-    for ctr in c.deployment_containers(dep):
-        cpu = usage.effective_requests(ctr).get("cpu")
-        if cpu is not None:
-            try:
-                total += float(catalog.parse_quantity(str(cpu)))
-            except ValueError:
-                pass
-    return total
+    return usage.pod_requests(c.pod_template_spec(dep)).cpu_millis / 1000
 
 
 def pod_template_requires_more_than(check_id: str, name: str, key: str, bound: int,

@@ -42,9 +42,9 @@ from workshop.platform import defaults as platform
 from workshop.grading.core import (
     Check, Outcome, failed, missing, passed, waiting,
 )
+from workshop.names import APPS_API
 
 
-DEPLOYMENT_API = "apps/v1"
 
 
 NODEPOOL_API = platform.NODEPOOL_API
@@ -174,7 +174,7 @@ def ready_outcome(pool: dict, where: str, ok: str = "Ready") -> Outcome:
 
 
 def get_deployment(ctx, name: str) -> dict | None:
-    return kube.get(DEPLOYMENT_API, "Deployment", name, ctx.namespace)
+    return kube.get(APPS_API, "Deployment", name, ctx.namespace)
 
 
 def absent_deployment(ctx, name: str) -> Outcome:

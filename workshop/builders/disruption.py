@@ -9,16 +9,16 @@ that wait say, while they poll, what Karpenter is doing with each NodeClaim.
 
 from __future__ import annotations
 
-import math
 from typing import Collection
 
 from workshop.instances import catalog
-from workshop.k8s import disruption, kube, observe
+from workshop.k8s import disruption, kube, observe, usage
 from workshop.builders.base import (
-    DEPLOYMENT_API, make_check, Holding, plural, pod_template_spec, replica_count, deployment_selector, with_deployment,
+    APPS_API, make_check, Holding, plural, pod_template_spec, replica_count, deployment_selector, with_deployment,
     with_nodepool,
 )
 from workshop.grading.core import Check, Outcome, failed, passed, waiting
+from workshop.names import CAPACITY_TYPE_LABEL as CAPACITY_TYPE
 
 # Consolidation: consolidateAfter + Karpenter's 10 s disruption poll + 15 s validation, a
 # replacement node, then the drain; sometimes two rounds.
@@ -30,7 +30,6 @@ NO_DRIFT_HOLD_S = 12
 # Expiry: at most MAX_EXPIRE_AFTER to wait, then the replacement and the drain.
 MAX_EXPIRE_AFTER_S = 180
 EXPIRY_WAIT_S = MAX_EXPIRE_AFTER_S + 75
-CAPACITY_TYPE = "karpenter.sh/capacity-type"
 
 
 def _claimed_nodes(pool: str, claims: list[dict]) -> dict[str, observe.NodeInfo]:
@@ -215,12 +214,9 @@ def nodepool_expire_after(check_id: str, name: str, at_most_s: float = MAX_EXPIR
 
 def _requests(dep: dict) -> tuple[int, int]:
     """(CPU millis, memory MiB) the Deployment's pods request together."""
-    cpu = mem = 0
-    for c in pod_template_spec(dep).get("containers") or []:
-        req = (c.get("resources") or {}).get("requests") or {}
-        cpu += math.ceil(catalog.parse_quantity(str(req.get("cpu", "0"))) * 1000)
-        mem += math.ceil(catalog.parse_quantity(str(req.get("memory", "0"))) / 2**20)
-    return cpu * replica_count(dep), mem * replica_count(dep)
+    # As the scheduler counts them: a limit stands in for a missing request (workshop/k8s/usage.py).
+    each = usage.pod_requests(pod_template_spec(dep))
+    return each.cpu_millis * replica_count(dep), each.memory_mib * replica_count(dep)
 
 
 def pool_consolidated_to_cheapest(check_id: str, pool: str, app: str,
@@ -410,7 +406,7 @@ def node_expired_and_replaced(check_id: str, pool: str, others: Collection[str] 
 
     def fn(ctx) -> Outcome:
         where = f"NodeClaims of NodePool {pool}"
-        deps = [d for d in kube.list_(DEPLOYMENT_API, "Deployment", namespace=ctx.namespace)
+        deps = [d for d in kube.list_(APPS_API, "Deployment", namespace=ctx.namespace)
                 if d["metadata"]["name"] not in others]
         if not deps:
             return failed(expected, "no workload", f"create a Deployment in {ctx.namespace} "

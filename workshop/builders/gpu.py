@@ -62,6 +62,10 @@ def container_gpu_limit(check_id: str, name: str, count: int, title: str | None 
                           f"the pod asks for {have} GPUs: check the number", where)
         for c in deployment_containers(dep):
             res = c.get("resources") or {}
+            if GPU in (res.get("requests") or {}):
+                return failed(expected, f"container {c.get('name')}: {GPU} only in requests",
+                              f"`{GPU}` only in requests: extended resources go in limits "
+                              "(requests default to them)", where)
             near = [k for k in (res.get("limits") or {}) if "gpu" in k.lower()]
             if near:
                 return failed(expected, f"limits {near[0]}: {res['limits'][near[0]]}",

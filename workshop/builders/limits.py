@@ -28,6 +28,7 @@ from workshop.builders.base import (
     deployment_selector, pool_template_spec, with_deployment, with_nodepool, pending_hint, why_pending,
 )
 from workshop.grading.core import Check, Outcome, Status, failed, passed, waiting
+from workshop.names import KARPENTER_API
 
 LIMIT_EVENT = "exceed limits for nodepool"
 # Karpenter's per-pool counter (status.resources) follows a new node within a second or two.
@@ -111,7 +112,7 @@ def pool_stops_at_limit(check_id: str, app: str, pool_name: str, unit: str = "po
 
     def fn(ctx, dep: dict) -> Outcome:
         where = f"NodePool {pool_name} and the pods of Deployment {ctx.namespace}/{name_of(dep)}"
-        pool = kube.get("karpenter.sh/v1", "NodePool", pool_name)
+        pool = kube.get(KARPENTER_API, "NodePool", pool_name)
         if pool is None:
             return failed(expected, f"no NodePool {pool_name}", f"create NodePool {pool_name} "
                           "first", where)
@@ -182,8 +183,8 @@ def nodepool_weights_order(check_id: str, first: str, then: str, title: str | No
     where = f"NodePools {first} and {then} .spec.weight"
 
     def fn(ctx) -> Outcome:
-        a = kube.get("karpenter.sh/v1", "NodePool", first)
-        b = kube.get("karpenter.sh/v1", "NodePool", then)
+        a = kube.get(KARPENTER_API, "NodePool", first)
+        b = kube.get(KARPENTER_API, "NodePool", then)
         missing_pool = next((n for n, p in ((first, a), (then, b)) if p is None), None)
         if missing_pool:
             return failed(expected, f"no NodePool {missing_pool}",
@@ -307,7 +308,7 @@ def waits_for_pool_changes(check: Check) -> Check:
         out = fn(ctx)
         if out.status is not Status.FAIL or not out.event:
             return out
-        changed = max((_pool_changed_at(p) for p in kube.list_("karpenter.sh/v1", "NodePool")),
+        changed = max((_pool_changed_at(p) for p in kube.list_(KARPENTER_API, "NodePool")),
                       default=None)
         if changed is None or \
                 (datetime.now(timezone.utc) - changed).total_seconds() > POOL_CHANGE_GRACE_S:

@@ -13,8 +13,7 @@ from typing import Mapping
 from workshop.instances import catalog
 from workshop.platform import request as pr
 from workshop.builders.base import (
-    make_check, pod_template_spec, spec_diff, pool_template_spec, with_deployment, with_nodepool, deployment_containers,
-    get_nodepool,
+    make_check, pod_template_spec, spec_diff, pool_template_spec, with_deployment, with_nodepool, get_nodepool,
 )
 from workshop.grading.core import Check, Outcome, failed, passed
 from workshop.builders.taints import near_miss
@@ -203,33 +202,6 @@ def nodepool_as_generated(check_id: str, request: pr.Request, title: str | None 
 
 
 # ------------------------------------------------------------------ the team's workload
-
-
-def container_limit(check_id: str, name: str, resource: str, value: str,
-                    title: str | None = None, **options) -> Check:
-    """Every container sets `resource` in limits to `value` (extended resources such as
-    nvidia.com/gpu are requested through limits)."""
-    expected = f"limits {resource}: {value} per container"
-
-    def fn(ctx, dep: dict) -> Outcome:
-        where = (f"Deployment {ctx.namespace}/{name} "
-                 ".spec.template.spec.containers[].resources.limits")
-        for c in deployment_containers(dep):
-            res = c.get("resources") or {}
-            have = (res.get("limits") or {}).get(resource)
-            if have is None:
-                in_requests = resource in (res.get("requests") or {})
-                hint = (f"{resource} only in requests: extended resources go in limits "
-                        "(requests default to them)" if in_requests else
-                        f"no {resource} limit: the pod would not get a GPU")
-                return failed(expected, f"container {c.get('name')}: none", hint, where)
-            if catalog.parse_quantity(str(have)) != catalog.parse_quantity(str(value)):
-                return failed(expected, f"container {c.get('name')}: {have}",
-                              f"each pod asks for {value}: check the number", where)
-        return passed(expected, expected, where)
-
-    return make_check(check_id, title or f"Deployment {name} asks for {value} {resource}",
-                      with_deployment(name, fn), options)
 
 
 def pod_template_tolerates(check_id: str, name: str, taints: list[str],

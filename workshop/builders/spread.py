@@ -20,9 +20,9 @@ from workshop.instances import catalog
 from workshop.k8s import observe
 from workshop.builders import base as c
 from workshop.grading.core import Check, Outcome, failed, passed, waiting
+from workshop.names import HOSTNAME_LABEL as HOSTNAME
 
 ZONE = catalog.ZONE
-HOSTNAME = "kubernetes.io/hostname"
 
 
 def _selects(selector: dict | None, labels: dict) -> bool:

@@ -14,7 +14,7 @@ from workshop.k8s import kube, usage
 from workshop.k8s import observe
 from workshop.k8s import orphans
 from workshop.builders.base import (
-    CONSOLIDATION_WAIT_S, DEPLOYMENT_API, allows_label, deployment_containers, deployment_selector, get_deployment, known_node_labels, make_check, mentioned_labels, plural, pod_template_spec, pods_ready, replica_count, with_deployment,
+    CONSOLIDATION_WAIT_S, APPS_API, allows_label, deployment_containers, deployment_selector, get_deployment, known_node_labels, make_check, mentioned_labels, plural, pod_template_spec, pods_ready, replica_count, with_deployment,
 )
 
 
@@ -24,7 +24,7 @@ def deployment_in_namespace(check_id: str, name: str, title: str | None = None, 
         if get_deployment(ctx, name) is not None:
             return passed(f"in {ctx.namespace}", f"in {ctx.namespace}", where)
         elsewhere = sorted(d["metadata"]["namespace"]
-                           for d in kube.list_(DEPLOYMENT_API, "Deployment")
+                           for d in kube.list_(APPS_API, "Deployment")
                            if d["metadata"]["name"] == name)
         if elsewhere:
             return failed(f"in namespace {ctx.namespace}", "in " + ", ".join(elsewhere),

@@ -21,6 +21,7 @@ from workshop.k8s import kube, observe, orphans
 from workshop import paths
 from workshop.platform import defaults as platform
 from workshop.errors import WorkshopError
+from workshop.names import APPS_API, KARPENTER_API
 
 SOLVER = "workshop-solutions"  # field manager for reference solutions
 
@@ -221,12 +222,12 @@ def remove_nodepools(pools: list[str], timeout_s: float = 60) -> list[str]:
     takes new pods); return what was removed. Raises WorkshopError after `timeout_s`."""
     done = []
     for pool in pools:
-        if kube.delete("karpenter.sh/v1", "NodePool", pool):
+        if kube.delete(KARPENTER_API, "NodePool", pool):
             done.append(f"NodePool {pool}")
         # Karpenter would get to these through the garbage collector's cascade; deleting
         # them directly saves the collector's delay (seconds) before the nodes drain.
         for claim in observe.nodeclaims(pool):
-            kube.delete("karpenter.sh/v1", "NodeClaim", claim["metadata"]["name"])
+            kube.delete(KARPENTER_API, "NodeClaim", claim["metadata"]["name"])
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not any(observe.nodeclaims(p) for p in pools):
@@ -306,7 +307,7 @@ def _wait_rolled_out(applied: list[kube.Applied], timeout_s: float) -> None:
 
     def done() -> bool:
         for name, ns in deployments:
-            dep = kube.get("apps/v1", "Deployment", name, ns) or {}
+            dep = kube.get(APPS_API, "Deployment", name, ns) or {}
             st, want = dep.get("status") or {}, (dep.get("spec") or {}).get("replicas", 1)
             if (st.get("observedGeneration") != (dep.get("metadata") or {}).get("generation")
                     or st.get("updatedReplicas", 0) != want or st.get("readyReplicas", 0) != want

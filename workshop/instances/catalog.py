@@ -27,6 +27,11 @@ from workshop import paths
 from workshop.errors import WorkshopError
 # Re-exported: graders compare quantities through the catalog module.
 from workshop.instances.quantity import canonical_quantity, memory_quantity, parse_quantity  # noqa: F401
+# Well-known Kubernetes / Karpenter label keys, under the short names the catalog's code uses.
+from workshop.names import (  # noqa: F401 (re-exported: catalog.ZONE, catalog.GPU_RESOURCE, ...)
+    ARCH_LABEL as ARCH, CAPACITY_TYPE_LABEL as CAPACITY_TYPE, GPU_RESOURCE,
+    INSTANCE_TYPE_LABEL as INSTANCE_TYPE, OS_LABEL as OS, ZONE_LABEL as ZONE,
+)
 
 REPO_ROOT = paths.REPO
 CATALOG_TABLE = REPO_ROOT / "cluster" / "catalog" / "instance-types.tsv"
@@ -38,13 +43,6 @@ CAPACITY_TYPES = ("on-demand", "spot")
 ARCHITECTURES = ("amd64", "arm64")
 HYPERVISORS = ("nitro", "xen")
 OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt")
-
-# Well-known Kubernetes / Karpenter label keys.
-ARCH = "kubernetes.io/arch"
-OS = "kubernetes.io/os"
-INSTANCE_TYPE = "node.kubernetes.io/instance-type"
-ZONE = "topology.kubernetes.io/zone"
-CAPACITY_TYPE = "karpenter.sh/capacity-type"
 
 # The AWS provider's labels. kwok knows nothing about them: they reach nodes only because
 # the generated JSON lists them in every offering's Requirements (kwok turns each such key
@@ -78,7 +76,6 @@ KWOK_MEMORY = "karpenter.kwok.sh/instance-memory"  # a Kubernetes quantity, e.g.
 KWOK_NODE = "kwok.x-k8s.io/node"
 NODE_VIEWER_PRICE = "eks-node-viewer/instance-price"
 
-GPU_RESOURCE = "nvidia.com/gpu"
 # The AWS Neuron device plugin's resources: devices, and their cores (types.go,
 # awsNeuronDevices / awsNeuronCores).
 NEURON_RESOURCE = "aws.amazon.com/neuron"

@@ -20,8 +20,8 @@ from datetime import datetime, timezone
 
 from workshop.k8s import kube
 from workshop.k8s import timestamps
+from workshop.names import KARPENTER_API
 
-DO_NOT_DISRUPT = "karpenter.sh/do-not-disrupt"
 HASH = "karpenter.sh/nodepool-hash"
 HASH_VERSION = "karpenter.sh/nodepool-hash-version"
 DEFAULT_EXPIRE_AFTER = "720h"  # the CRD's default for spec.template.spec.expireAfter
@@ -65,7 +65,7 @@ def age_s(obj: dict) -> float:
 
 
 def nodepool(name: str) -> dict | None:
-    return kube.get("karpenter.sh/v1", "NodePool", name)
+    return kube.get(KARPENTER_API, "NodePool", name)
 
 
 def template_spec(pool: dict) -> dict:

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from workshop.errors import WorkshopError
 from workshop.k8s import kube, timestamps
+from workshop.names import KARPENTER_API
 
 _TRANSITION = re.compile(r"Status condition transitioned, Type: (\w+), Status: (\w+) -> (\w+)"
                          r"(?:, Reason: [^,]*)?(?:, Message: (.*))?$", re.S)
@@ -62,9 +63,9 @@ def pool_readiness(np: dict, ready: dict) -> str:
 
 
 def pool_requirements(pool: str) -> list[dict]:
-    np = kube.get("karpenter.sh/v1", "NodePool", pool)
+    np = kube.get(KARPENTER_API, "NodePool", pool)
     if np is None:
-        names = ", ".join(n["metadata"]["name"] for n in kube.list_("karpenter.sh/v1", "NodePool"))
+        names = ", ".join(n["metadata"]["name"] for n in kube.list_(KARPENTER_API, "NodePool"))
         raise WorkshopError(f"there is no NodePool `{pool}`",
                             fix=f"NodePools in the cluster: {names or 'none'}")
     return ((np.get("spec") or {}).get("template") or {}).get("spec", {}).get("requirements") or []

@@ -28,6 +28,7 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError
 from workshop import paths
 from workshop.errors import ClusterNotRunning, WorkshopError
 from workshop.k8s import timestamps
+from workshop.names import APPS_API
 
 # Connection problems the client raises when the API server is down or restarting.
 _DOWN = (urllib3.exceptions.HTTPError, ConnectionError, OSError)
@@ -171,8 +172,8 @@ def delete_all(api_version: str, kind: str, namespace: str) -> None:
 
 # Kinds a workload may create in a namespace, deleted by empty_namespace().
 NAMESPACED_KINDS = [
-    ("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("apps/v1", "DaemonSet"),
-    ("apps/v1", "ReplicaSet"), ("batch/v1", "Job"), ("batch/v1", "CronJob"),
+    (APPS_API, "Deployment"), (APPS_API, "StatefulSet"), (APPS_API, "DaemonSet"),
+    (APPS_API, "ReplicaSet"), ("batch/v1", "Job"), ("batch/v1", "CronJob"),
     ("policy/v1", "PodDisruptionBudget"), ("v1", "Service"), ("v1", "ConfigMap"),
     ("v1", "PersistentVolumeClaim"), ("v1", "Pod"),
     # Events too: a grader reads them (e.g. "inflate was deleted, not scaled"), and stale

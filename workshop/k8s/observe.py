@@ -12,9 +12,10 @@ from typing import Callable
 
 from workshop.instances.quantity import quantity_or_zero, show_quantity
 from workshop.k8s import kube, pending
+from workshop.names import (
+    CAPACITY_TYPE_LABEL as CAPACITY_LABEL, GPU_RESOURCE, KARPENTER_API, NODEPOOL_LABEL,
+)
 
-NODEPOOL_LABEL = "karpenter.sh/nodepool"
-CAPACITY_LABEL = "karpenter.sh/capacity-type"
 PRICE_LABEL = "eks-node-viewer/instance-price"  # set by the kwok provider on every node
 
 
@@ -36,7 +37,7 @@ def nodes(selector: str | None = None) -> list[dict]:
 
 def nodeclaims(nodepool: str | None = None) -> list[dict]:
     sel = f"{NODEPOOL_LABEL}={nodepool}" if nodepool else None
-    return kube.list_("karpenter.sh/v1", "NodeClaim", label_selector=sel)
+    return kube.list_(KARPENTER_API, "NodeClaim", label_selector=sel)
 
 
 @dataclass
@@ -96,7 +97,6 @@ def placement(namespace: str, selector: str | None = None) -> list[tuple[dict, N
             for p in pods(namespace, selector)]
 
 
-GPU_RESOURCE = "nvidia.com/gpu"
 # What a NodePool's limits usually cap, in the order lessons show them.
 LIMITED_RESOURCES = ("cpu", "memory", GPU_RESOURCE)
 
@@ -147,7 +147,7 @@ class PoolUsage:
 
 
 def pool_usage(name: str) -> PoolUsage | None:
-    pool = kube.get("karpenter.sh/v1", "NodePool", name)
+    pool = kube.get(KARPENTER_API, "NodePool", name)
     if pool is None:
         return None
     spec = pool.get("spec") or {}

@@ -15,12 +15,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from workshop.k8s import kube, timestamps
+from workshop.names import HOSTNAME_LABEL, KARPENTER_API, NODEPOOL_LABEL
 
 # The kwok provider puts both on every Node it creates (kwok/cloudprovider/cloudprovider.go,
 # addInstanceLabels): nodes of other origins are never touched.
 KWOK_LABEL = "kwok.x-k8s.io/node=fake"
-NODEPOOL_LABEL = "karpenter.sh/nodepool"
-HOSTNAME_LABEL = "kubernetes.io/hostname"  # the provider sets it to the NodeClaim's name
 
 # A Node appears only after its NodeClaim exists, so a missing claim means a deleted one;
 # the grace only keeps us clear of an API that answers the two lists from different moments.
@@ -38,7 +37,7 @@ def find(grace_s: float = GRACE_S) -> list[dict]:
     nodes = kube.list_("v1", "Node", label_selector=f"{KWOK_LABEL},{NODEPOOL_LABEL}")
     if not nodes:
         return []
-    claims = kube.list_("karpenter.sh/v1", "NodeClaim")
+    claims = kube.list_(KARPENTER_API, "NodeClaim")
     names = {c["metadata"]["name"] for c in claims}
     provider_ids = {(c.get("status") or {}).get("providerID") for c in claims} - {None, ""}
     now = datetime.now(timezone.utc)

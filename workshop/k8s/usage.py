@@ -9,9 +9,9 @@ by the node viewer (bars) and `explain` (which instance types fit).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 
-from workshop.instances.catalog import GPU_RESOURCE, parse_quantity
+from workshop.instances.quantity import quantity_or_zero
+from workshop.names import GPU_RESOURCE
 
 MIB = 2**20
 
@@ -38,18 +38,12 @@ class Requests:
         return f"{cpu} CPU, {mem_text}" + (f", {self.gpus} GPU" if self.gpus else "")
 
 
-def quantity(text) -> Fraction:
-    try:
-        return parse_quantity(str(text))
-    except ValueError:
-        return Fraction(0)
-
-
 def of_resources(res: dict) -> Requests:
     """Requests from a `{cpu: ..., memory: ...}` mapping (pod requests, node allocatable)."""
     res = res or {}
-    return Requests(int(quantity(res.get("cpu", 0)) * 1000), int(quantity(res.get("memory", 0))),
-                    int(quantity(res.get(GPU_RESOURCE, 0))))
+    return Requests(int(quantity_or_zero(res.get("cpu", 0)) * 1000),
+                    int(quantity_or_zero(res.get("memory", 0))),
+                    int(quantity_or_zero(res.get(GPU_RESOURCE, 0))))
 
 
 def effective_requests(container: dict) -> dict[str, str]:

@@ -5,6 +5,7 @@ cluster would pull, so the YAML a learner sees stays valid on EKS.
 """
 
 from __future__ import annotations
+from workshop.names import APPS_API
 
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
 
@@ -35,7 +36,7 @@ def pod_spec(cpu: str | None = "1", memory: str | None = "1Gi", gpus: int = 0,
 def deployment(name: str, namespace: str, replicas: int = 1, **pod) -> dict:
     labels = {"app": name}
     return {
-        "apiVersion": "apps/v1",
+        "apiVersion": APPS_API,
         "kind": "Deployment",
         "metadata": {"name": name, "namespace": namespace, "labels": labels},
         "spec": {

@@ -28,11 +28,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from workshop.instances import catalog
+from workshop.instances.quantity import quantity_or_zero
 from workshop.k8s import kube, pending, taints, usage
 from workshop.errors import WorkshopError
 from workshop.k8s import timestamps
+from workshop.names import KARPENTER_API, NODEPOOL_LABEL as NODEPOOL
 
-NODEPOOL = "karpenter.sh/nodepool"
 # Labels Karpenter lets a pod require though no NodePool defines them (v1.WellKnownLabels in
 # pkg/apis/v1/labels.go, checked with AllowUndefinedWellKnownLabels); the catalog's keys
 # are checked against the offerings instead.
@@ -62,7 +63,7 @@ def pod_requirements(spec: dict) -> list[dict]:
     return reqs
 
 
-def tolerates(tolerations: list[dict], taint: dict) -> bool:
+def _tolerated(tolerations: list[dict], taint: dict) -> bool:
     t = taints.Taint.of(taint)
     return any(taints.tolerates(tol, t) for tol in tolerations or [])
 
@@ -138,8 +139,8 @@ def _remaining(pool: dict, freed: dict | None = None) -> dict[str, float]:
     limits = (pool.get("spec") or {}).get("limits") or {}
     used = (pool.get("status") or {}).get("resources") or {}
     freed = freed or {}
-    return {r: float(usage.quantity(v)) - float(usage.quantity(used.get(r, 0)))
-            + float(usage.quantity(freed.get(r, 0))) for r, v in limits.items()}
+    return {r: float(quantity_or_zero(v)) - float(quantity_or_zero(used.get(r, 0)))
+            + float(quantity_or_zero(freed.get(r, 0))) for r, v in limits.items()}
 
 
 def _within(it: catalog.InstanceType, remaining: dict[str, float]) -> bool:
@@ -167,7 +168,7 @@ def judge(pool: dict, pod_spec: dict, req: usage.Requests, cat: catalog.Catalog,
     tmpl_spec = _template(pool).get("spec") or {}
     for taint in tmpl_spec.get("taints") or []:
         if taint.get("effect") in ("NoSchedule", "NoExecute") and \
-                not tolerates(pod_spec.get("tolerations") or [], taint):
+                not _tolerated(pod_spec.get("tolerations") or [], taint):
             v.why = f"the pod does not tolerate its taint {taints.Taint.of(taint)}"
             return v
     pod_reqs = pod_requirements(pod_spec)
@@ -265,7 +266,7 @@ def explain_pod(name: str, namespace: str) -> Explanation:
     pod_name = f"{meta['namespace']}/{meta['name']}"
     req = usage.pod_requests(spec)
     cat = catalog.load_catalog()
-    pools = ordered(kube.list_("karpenter.sh/v1", "NodePool"))
+    pools = ordered(kube.list_(KARPENTER_API, "NodePool"))
     node_name = spec.get("nodeName") or ""
     node = kube.get("v1", "Node", node_name) if node_name else None
     home = ((node or {}).get("metadata", {}).get("labels") or {}).get(NODEPOOL)

@@ -11,6 +11,7 @@ from workshop.errors import WorkshopError
 from workshop.k8s import events, kube, observe, timestamps
 from workshop.lab.display import display_html, error_box, friendly, table
 from workshop.lab.session import SESSION, default_namespace
+from workshop.names import KARPENTER_API
 
 
 class Show:
@@ -58,7 +59,7 @@ class Show:
     @friendly
     def nodepools(self) -> None:
         rows = []
-        for np in kube.list_("karpenter.sh/v1", "NodePool"):
+        for np in kube.list_(KARPENTER_API, "NodePool"):
             ready = kube.condition(np, "Ready") or {}
             limits = (np.get("spec") or {}).get("limits") or {}
             used = (np.get("status") or {}).get("resources") or {}
@@ -96,7 +97,7 @@ class Show:
                  f"${o.price:.3f}/h", f"${o.per_gpu:.3f}/h"] for o in offers[:top]]
         text = (f"NodePool <code>{html.escape(pool)}</code> admits" if pool
                 else "The catalog has") + f" {len(offers)} NVIDIA GPU instance types."
-        limit = ((kube.get("karpenter.sh/v1", "NodePool", pool) or {}).get("spec", {})
+        limit = ((kube.get(KARPENTER_API, "NodePool", pool) or {}).get("spec", {})
                  .get("limits", {}).get(observe.GPU_RESOURCE)) if pool else None
         if limit is not None and offers:
             n = int(str(limit))
@@ -114,7 +115,7 @@ class Show:
         from workshop.k8s import disruption
 
         rows = []
-        pools = {p["metadata"]["name"]: p for p in kube.list_("karpenter.sh/v1", "NodePool")}
+        pools = {p["metadata"]["name"]: p for p in kube.list_(KARPENTER_API, "NodePool")}
         for nc in sorted(observe.nodeclaims(pool), key=lambda c: c["metadata"]["name"]):
             labels = nc["metadata"].get("labels") or {}
             status = nc.get("status") or {}

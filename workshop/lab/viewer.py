@@ -23,11 +23,12 @@ import time
 from dataclasses import dataclass, field
 
 from workshop.instances import catalog
+from workshop.instances.quantity import quantity_or_zero
 from workshop.k8s import pending, usage
 from workshop.k8s.clusterwatch import ClusterWatch, NodeRow, Snapshot
+from workshop.names import NODEPOOL_LABEL as NODEPOOL
 
 RENDERS_PER_S = 4
-NODEPOOL = "karpenter.sh/nodepool"
 GPU = catalog.GPU_RESOURCE
 DONE_PHASES = ("Succeeded", "Failed")
 
@@ -98,8 +99,8 @@ def _price(n: NodeRow) -> float | None:
 
 def _limit_text(resource: str, value) -> str:
     if resource == "memory":
-        return f"{float(usage.quantity(value)) / 2**30:.4g}Gi"
-    return f"{float(usage.quantity(value)):.4g}"
+        return f"{float(quantity_or_zero(value)) / 2**30:.4g}Gi"
+    return f"{float(quantity_or_zero(value)):.4g}"
 
 
 def frame(s: Snapshot, pool: str | None = None, namespace: str | None = None) -> Frame:

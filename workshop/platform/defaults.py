@@ -13,12 +13,11 @@ from pathlib import Path
 from workshop.k8s import kube
 from workshop import paths
 from workshop.errors import WorkshopError
+from workshop.names import KARPENTER_API as NODEPOOL_API, NODECLASS_API
 
 FIELD_MANAGER = "workshop-platform"
 NODECLASS = "bottlerocket"
 DEFAULT_NODEPOOLS = ("system-service-general-purpose", "system-service-gpu")
-NODEPOOL_API = "karpenter.sh/v1"
-NODECLASS_API = "karpenter.kwok.sh/v1alpha1"
 
 
 def manifest_files() -> list[Path]:
