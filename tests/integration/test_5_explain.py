@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from workshop.lab import explain
+from workshop.lab import explanation
 from workshop.grading import core as grading, lessons
 from workshop.k8s import kube, observe
 from workshop import paths
@@ -76,7 +76,7 @@ def test_prediction_matches_karpenters_choice(ns, exercise, before, dep):
     (pod,) = observe.wait_pods_ready(ns, f"app={name}", 1, 60)
     node = kube.get("v1", "Node", pod["spec"]["nodeName"])
     labels = node["metadata"]["labels"]
-    story = explain.explain_pod(pod["metadata"]["name"], ns)
+    story = explanation.explain_pod(pod["metadata"]["name"], ns)
     text = story.text()
     if "already existed" in text:
         pytest.skip(f"{exercise}: the pod reused a node left by an earlier test")
@@ -96,7 +96,7 @@ def test_pending_pod_is_explained_pool_by_pool(ns):
                            node_selector={"team": "nobody"})], field_manager="tests")
     pod = kube.wait_until(lambda: next(iter(observe.pods(ns, "app=nowhere")), None), 30, 0.2,
                           "the pod")
-    text = explain.explain_pod(pod["metadata"]["name"], ns).text()
+    text = explanation.explain_pod(pod["metadata"]["name"], ns).text()
     assert "Pending: " in text, text
     gpu = re.search(r"system-service-gpu \(weight \d+\): ✗ (.*)", text)
     assert gpu and "nvidia.com/gpu=true:NoSchedule" in gpu.group(1), text

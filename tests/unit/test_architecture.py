@@ -97,3 +97,22 @@ def test_the_readme_layout_names_every_subpackage():
     packages = {f"{p.parent.name}/" for p in PACKAGE.glob("*/__init__.py")}
     assert packages <= listed, f"README's layout misses {sorted(packages - listed)}"
     assert not listed - packages, f"README's layout names gone folders {sorted(listed - packages)}"
+
+
+def test_no_package_attribute_hides_a_submodule():
+    """`from workshop.lab import viewer` must give the module, not a function of the same
+    name defined in the package (lab/__init__.py's viewer() once hid lab/viewer.py)."""
+    import importlib
+    import pkgutil
+    import types
+
+    hidden = []
+    for pkg_init in sorted(PACKAGE.glob("*/__init__.py")):
+        package = importlib.import_module(f"workshop.{pkg_init.parent.name}")
+        for info in pkgutil.iter_modules(package.__path__):
+            if info.name == "__main__":  # runs the command when imported
+                continue
+            importlib.import_module(f"{package.__name__}.{info.name}")
+            if not isinstance(getattr(package, info.name), types.ModuleType):
+                hidden.append(f"{package.__name__}.{info.name}")
+    assert not hidden, f"package attributes hide these submodules: {hidden}"

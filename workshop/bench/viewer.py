@@ -13,7 +13,7 @@ import threading
 import time
 
 from workshop.k8s import kube
-from workshop.lab import viewer
+from workshop.lab import node_viewer
 
 PREFIX = "bench-viewer-"
 PROBES = 5
@@ -48,14 +48,14 @@ def latency(nodes: int) -> list[float]:
     seen: dict[str, float] = {}
     lock = threading.Lock()
 
-    def on_render(f: viewer.Frame) -> None:
-        viewer.to_html(f)  # the notebook pays for the HTML too
+    def on_render(f: node_viewer.Frame) -> None:
+        node_viewer.to_html(f)  # the notebook pays for the HTML too
         now = time.monotonic()
         with lock:
             for n in f.nodes:
                 seen.setdefault(n.name, now)
 
-    live = viewer.Live(on_render).start()
+    live = node_viewer.Live(on_render).start()
     try:
         kube.wait_until(lambda: len(seen) >= nodes, 60, 0.05, f"the viewer to show {nodes} nodes")
         times = []

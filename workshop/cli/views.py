@@ -6,17 +6,17 @@ from __future__ import annotations
 
 
 def _nodes(args) -> int:
-    from workshop.lab import viewer
+    from workshop.lab import node_viewer
 
-    return viewer.run_terminal(args.pool, args.namespace, once=args.once)
+    return node_viewer.run_terminal(args.pool, args.namespace, once=args.once)
 
 
 def _explain(args) -> int:
-    from workshop.lab import explain
+    from workshop.lab import explanation
     from workshop.k8s import kube
 
     kube.require_cluster()
-    print(explain.explain_pod(args.pod, args.namespace).text())
+    print(explanation.explain_pod(args.pod, args.namespace).text())
     return 0
 
 

@@ -31,8 +31,7 @@ from workshop.board import wiring
 from workshop.errors import WorkshopError
 from workshop.grading import core as grading, lessons
 from workshop.k8s import kube
-from workshop.lab import explain as _explain
-from workshop.lab import viewer as _viewer
+from workshop.lab import explanation, node_viewer
 from workshop.lab.apply import apply_yaml, register_magic
 from workshop.lab.display import (
     ShownReport, display_html, error_box, friendly, html_obj, live_handle,
@@ -127,7 +126,7 @@ wait_for = WaitFor()
 @friendly
 def viewer(pool: str | None = None, namespace: str | None = None) -> None:
     """The live node viewer (Kubernetes watches; running the cell again replaces it)."""
-    _viewer.viewer(pool, namespace)
+    node_viewer.viewer(pool, namespace)
 
 
 @friendly
@@ -135,7 +134,7 @@ def explain(pod: str, namespace: str | None = None):
     """Why this pod runs where it does (or is still Pending): NodePool by NodePool, then
     the instance types that fit. `pod` may be a Deployment's name (its first pod)."""
     kube.require_cluster()
-    return _explain.explain_pod(pod, namespace or default_namespace(None))
+    return explanation.explain_pod(pod, namespace or default_namespace(None))
 
 
 register_magic()
