@@ -63,11 +63,11 @@ progress: $(STAMP) ## instructor view: every lesson's score on this cluster
 # quotes, so a name like "O'Brien; rm -rf" is only ever a name.
 arg = $(if $(filter command line,$(origin $(1))),$(2) "$$$(1)")
 
-board: $(STAMP) ## instructors: the room's live board (HOST=0.0.0.0 for the room's network, PORT=8765)
-	@$(WORKSHOP) board $(call arg,HOST,--host) $(call arg,PORT,--port) $(call arg,STUCK_MINUTES,--stuck-minutes) $(if $(NEW_KEY),--new-key)
+board: $(STAMP) ## instructors: the room's live board (HOST=0.0.0.0 for the room's network: HTTPS, PORT=8765)
+	@$(WORKSHOP) board $(call arg,HOST,--host) $(call arg,PORT,--port) $(call arg,STUCK_MINUTES,--stuck-minutes) $(if $(NEW_KEY),--new-key) $(if $(TLS),--tls)
 
-join: $(STAMP) ## send your checks to the instructor's board: make join ROOM=<url> CODE=<code> NAME=<name>
-	@$(WORKSHOP) join $(call arg,ROOM,--room) $(call arg,CODE,--code) $(call arg,NAME,--name)
+join: $(STAMP) ## send your checks to the instructor's board: make join ROOM=<url> CODE=<code> PIN=<fingerprint> NAME=<name>
+	@$(WORKSHOP) join $(call arg,ROOM,--room) $(call arg,CODE,--code) $(call arg,PIN,--pin) $(call arg,NAME,--name)
 
 doctor: $(STAMP) ## is this machine ready for class? (Python, disk, memory, registries, ports)
 	@$(WORKSHOP) doctor

@@ -7,23 +7,29 @@ Who may do what:
     instructor key         GET /api/board, /api/learners/<id>/report, /api/export.csv
 No route lets a learner read anything another learner sent.
 Errors are JSON: {"error": what happened, "fix": what to do}.
+
+Bad input is a 4xx, never a 500: a header that is not plain ASCII is a 400 before any route
+runs, a Host that is not this board's is a 400 (TrustedHostMiddleware: no DNS rebinding
+from a page in the instructor's browser), bodies are bounded and validated (schema.py),
+every route that takes a secret or serves a file is rate limited per client, and a full
+room answers 507.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from workshop.board import binaries, schema
-from workshop.board.ratelimit import Buckets
-from workshop.board.store import Room
+from workshop.board.ratelimit import Limit
+from workshop.board.store import QuotaFull, Room
 
 STATIC = Path(__file__).parent / "static"
 SECURITY_HEADERS = {
@@ -35,6 +41,9 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+# Names this board answers to when it listens on loopback only; serve.py adds the
+# machine's own addresses when it listens on the room's network.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 
 
 class Refused(Exception):
@@ -48,7 +57,7 @@ def _bearer(request: Request) -> str | None:
     return value[7:].strip() if value.lower().startswith("bearer ") else None
 
 
-async def _json_body(request: Request):
+async def _body(request: Request) -> bytes:
     length = request.headers.get("content-length")
     too_big = Refused(413, f"the body is larger than {schema.MAX_BODY // 1024} KB",
                       "send one report at a time")
@@ -59,25 +68,29 @@ async def _json_body(request: Request):
         body += chunk
         if len(body) > schema.MAX_BODY:
             raise too_big
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise Refused(422, "the body is not JSON", "send the JSON the kit's `join` client sends")
+    return body
 
 
-def create_app(room: Room, *, exercises: list[str] | None = None, stuck_after_s: float = 600,
-               bin_root: Path | None = None, report_rate: tuple[float, int] = (2.0, 30),
-               join_rate: tuple[float, int] = (5.0, 300)) -> Starlette:
-    """`exercises`: the grid's columns before anyone has reported (the kit's exercises)."""
-    columns = list(exercises or [])
-    report_buckets = Buckets(*report_rate)
-    join_buckets = Buckets(*join_rate)
+def create_app(room: Room, *, kit: schema.Kit | None = None, stuck_after_s: float = 600,
+               bin_root: Path | None = None, report_limit: str = "30/15 seconds",
+               join_limit: str = "300/minute", failure_limit: str = "20/40 seconds",
+               bin_limit: str = "1000/10 minutes",
+               allowed_hosts: tuple[str, ...] | list[str] = LOOPBACK_HOSTS) -> Starlette:
+    """`kit`: the exercises and checks reports may name (default: the kit's lessons); its
+    exercises are the grid's columns before anyone has reported. The limits are per
+    learner (reports) or per address (`limits` notation: "30/15 seconds")."""
+    kit = kit if kit is not None else schema.Kit.from_lessons()
+    columns = kit.exercises
+    report_limits = Limit(report_limit)
+    join_limits = Limit(join_limit)
     # Wrong codes and keys from one address: slow guessing down to a crawl.
-    failure_buckets = Buckets(0.5, 20)
+    failure_limits = Limit(failure_limit)
+    # The binaries: a whole classroom behind one NAT address fetches ~15 files each.
+    bin_limits = Limit(bin_limit)
     served = binaries.Served(bin_root) if bin_root else None
 
-    def limited(buckets: Buckets, key: str) -> None:
-        wait = buckets.take(key)
+    def limited(limit: Limit, key: str) -> None:
+        wait = limit.take(key)
         if wait:
             raise Refused(429, "too many requests from this client",
                           f"wait {wait:.1f}s; the kit's client retries by itself",
@@ -88,14 +101,14 @@ def create_app(room: Room, *, exercises: list[str] | None = None, stuck_after_s:
 
     def need_code(request: Request) -> None:
         if not room.code_ok(request.headers.get("x-room-code")):
-            limited(failure_buckets, client_ip(request))
+            limited(failure_limits, client_ip(request))
             raise Refused(401, "wrong room code",
                           "use the code the instructor's `make board` printed: "
                           "`make join ROOM=<url> CODE=<code> NAME=<your name>`")
 
     def need_instructor(request: Request) -> None:
         if not room.instructor_ok(_bearer(request)):
-            limited(failure_buckets, client_ip(request))
+            limited(failure_limits, client_ip(request))
             raise Refused(403, "this needs the instructor key",
                           "open the instructor link `make board` printed (…/#key=...)")
 
@@ -110,14 +123,17 @@ def create_app(room: Room, *, exercises: list[str] | None = None, stuck_after_s:
         return FileResponse(STATIC / name, media_type=kind)
 
     async def join(request: Request) -> Response:
-        limited(join_buckets, client_ip(request))
+        limited(join_limits, client_ip(request))
         need_code(request)
-        body = await _json_body(request)
         try:
-            name = schema.learner_name(body.get("name") if isinstance(body, dict) else None)
+            name = schema.join(await _body(request))
         except schema.Invalid as exc:
             raise Refused(422, str(exc), "choose a plain name, e.g. NAME='Ada L'")
-        learner_id, token = room.join(name)
+        try:
+            learner_id, token = room.join(name)
+        except QuotaFull as exc:
+            raise Refused(507, str(exc), "ask the instructor: a room has a bounded number "
+                          "of learners") from None
         return JSONResponse({"learner_id": learner_id, "token": token, "name": name},
                             status_code=201)
 
@@ -125,17 +141,21 @@ def create_app(room: Room, *, exercises: list[str] | None = None, stuck_after_s:
         need_code(request)
         learner_id = room.learner_for(_bearer(request))
         if learner_id is None:
-            limited(failure_buckets, client_ip(request))
+            limited(failure_limits, client_ip(request))
             raise Refused(401, "unknown learner (not joined to this room)",
                           "join again: `make join ROOM=<url> CODE=<code> NAME=<name>`")
-        limited(report_buckets, learner_id)
-        body = await _json_body(request)
+        limited(report_limits, learner_id)
         try:
-            graded_at, report = schema.envelope(body, room.clock())
+            graded_at, report = schema.envelope(await _body(request), room.clock(), kit)
         except schema.Invalid as exc:
             raise Refused(422, f"not a grading report: {exc}",
-                          "send grading.to_json(report) as `report`")
-        seq = room.add_report(learner_id, graded_at, report)
+                          "send grading.to_json(report) of one of the kit's lessons as "
+                          "`report`, with `graded_at` the Unix time it was graded")
+        try:
+            seq = await run_in_threadpool(room.add_report, learner_id, graded_at, report)
+        except QuotaFull as exc:
+            raise Refused(507, str(exc), "your reports stay queued on your laptop; tell the "
+                          "instructor") from None
         return JSONResponse({"seq": seq}, status_code=201)
 
     async def board(request: Request) -> Response:
@@ -160,6 +180,7 @@ def create_app(room: Room, *, exercises: list[str] | None = None, stuck_after_s:
             "Content-Disposition": 'attachment; filename="workshop-room.csv"'})
 
     async def bin_manifest(request: Request) -> Response:
+        limited(bin_limits, client_ip(request))
         need_code(request)
         key = request.path_params["key"]
         manifest = await run_in_threadpool(served.manifest, key) if served else None
@@ -169,6 +190,7 @@ def create_app(room: Room, *, exercises: list[str] | None = None, stuck_after_s:
         return JSONResponse(manifest)
 
     async def bin_file(request: Request) -> Response:
+        limited(bin_limits, client_ip(request))
         need_code(request)
         path = served.file(request.path_params["key"], request.path_params["name"]) \
             if served else None
@@ -190,7 +212,9 @@ def create_app(room: Room, *, exercises: list[str] | None = None, stuck_after_s:
         Route("/api/export.csv", export),
         Route("/bin/{key}/manifest", bin_manifest),
         Route("/bin/{key}/files/{name:path}", bin_file),
-    ], middleware=[Middleware(_SecurityHeaders)],
+    ], middleware=[Middleware(_SecurityHeaders), Middleware(_PlainHeaders),
+                   Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts),
+                              www_redirect=False)],
         exception_handlers={Refused: _refused, 404: _not_found, 405: _not_allowed})
     app.state.room = room
     return app
@@ -215,6 +239,25 @@ class _SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class _PlainHeaders:
+    """A request with a header that is not printable ASCII is a 400 before any route runs
+    (a room code or token in another script would otherwise reach code that assumes
+    ASCII). Plain ASGI, so nothing downstream ever sees the header."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and any(
+                any(b < 0x20 or b > 0x7E for b in value.replace(b"\t", b" "))
+                for _, value in scope["headers"]):
+            response = JSONResponse({"error": "a request header is not plain ASCII",
+                                     "fix": "send room codes and tokens as the board printed "
+                                            "them"}, status_code=400)
+            return await response(scope, receive, send)
+        await self.app(scope, receive, send)
 
 
 async def _refused(request: Request, exc: Refused) -> Response:

@@ -1,25 +1,28 @@
-"""Token buckets, one per client: a steady rate with a burst allowance."""
+"""Rate limits per client, from the `limits` library: a moving window per key, in memory.
+
+`limits`' memory storage forgets a key once its window has passed (a timer expires it), so
+a flood of made-up addresses or tokens cannot grow the table without end.
+"""
 
 from __future__ import annotations
 
-import threading
 import time
 
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 
-class Buckets:
-    def __init__(self, rate_per_s: float, burst: int, clock=time.monotonic):
-        self.rate, self.burst, self.clock = rate_per_s, burst, clock
-        self._state: dict[str, tuple[float, float]] = {}  # key -> (tokens, last time)
-        self._lock = threading.Lock()
+
+class Limit:
+    """`Limit("30/15 seconds")`: at most 30 hits per key in any 15 s."""
+
+    def __init__(self, rule: str, storage: MemoryStorage | None = None):
+        self.item = parse(rule)
+        self._limiter = MovingWindowRateLimiter(storage or MemoryStorage())
 
     def take(self, key: str) -> float:
-        """0 if allowed now, else the seconds until the next request would be."""
-        now = self.clock()
-        with self._lock:
-            tokens, last = self._state.get(key, (float(self.burst), now))
-            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
-            if tokens >= 1:
-                self._state[key] = (tokens - 1, now)
-                return 0.0
-            self._state[key] = (tokens, now)
-            return (1 - tokens) / self.rate
+        """0 if allowed now (and counted), else the seconds until a hit would be."""
+        if self._limiter.hit(self.item, key):
+            return 0.0
+        reset_at, _ = self._limiter.get_window_stats(self.item, key)
+        return max(reset_at - time.time(), 0.1)

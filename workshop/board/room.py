@@ -7,6 +7,9 @@ detached sender process, then returns: a check is never slowed by the network (a
 milliseconds) and never fails because of the board. The sender posts everything queued,
 oldest first; while the board is unreachable the reports stay queued and go later (the
 sender retries with backoff for a while, and every later check starts it again).
+
+What the learner's side trusts is in net.py: the pinned certificate beyond loopback, no
+redirects, a capped Retry-After, and the board's text shown without control characters.
 """
 
 from __future__ import annotations
@@ -14,14 +17,14 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from workshop import paths
+from workshop.board import net
 from workshop.errors import WorkshopError
 
 LINK = paths.STATE / "room.json"
@@ -29,6 +32,10 @@ QUEUE = paths.STATE / "room-queue"
 REJECTED = QUEUE / "rejected"  # reports the board refused as malformed: kept, not resent
 LOCK = paths.STATE / "room-queue.lock"
 TIMEOUT_S = 5
+# What a join answer must look like before it is stored and sent back as headers.
+LEARNER_ID = re.compile(r"^[0-9a-f]{1,64}$")
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
+CODE = re.compile(r"^[A-Za-z0-9-]{1,40}$")
 
 
 # ---------------------------------------------------------------- joining
@@ -51,44 +58,59 @@ def _write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _post(url: str, body: dict, headers: dict, timeout: float = TIMEOUT_S) -> tuple[int, dict]:
-    """(status, JSON answer); raises OSError when the board cannot be reached."""
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json", **headers})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (room URL)
-            return resp.status, json.load(resp)
-    except urllib.error.HTTPError as exc:
-        try:
-            answer = json.load(exc)
-        except ValueError:
-            answer = {}
-        answer["retry_after"] = exc.headers.get("Retry-After")
-        return exc.code, answer
+def _post(url: str, body: dict, headers: dict, pin: str | None,
+          timeout: float = TIMEOUT_S) -> tuple[int, dict, str | None]:
+    """(status, JSON answer, Retry-After); raises OSError when the board cannot be
+    reached, net.Untrusted (an OSError) when it fails a check (nothing was sent)."""
+    with net.request("POST", url, pin=pin, body=json.dumps(body).encode(), timeout=timeout,
+                     headers={"Content-Type": "application/json", **headers}) as answer:
+        return answer.status, answer.json(), answer.headers.get("Retry-After")
 
 
-def join(room: str, code: str, name: str) -> dict:
-    """Join once; joining the same room under the same name again keeps the first join."""
+def join(room: str, code: str, name: str, pin: str | None = None) -> dict:
+    """Join once; joining the same room under the same name again keeps the first join.
+    `pin`: the board's certificate fingerprint from the join line (https:// boards)."""
     room = room.strip().rstrip("/")
-    if not room.startswith(("http://", "https://")):
-        raise WorkshopError(f"`{room}` is not the board's URL",
-                            fix="copy the join line `make board` printed, e.g. "
-                                "ROOM=http://10.0.0.5:8765")
+    code = code.strip()
+    try:
+        pin = net.normalize_pin(pin)
+        net.check_room_url(room, pin)
+    except ValueError as exc:
+        raise WorkshopError(str(exc), fix="copy the whole join line `make board` printed, "
+                            "e.g. make join ROOM=https://10.0.0.5:8765 CODE=ABCD-EFGH "
+                            "PIN=<fingerprint> NAME='<your name>'") from None
+    if not CODE.match(code):
+        raise WorkshopError("the room code is letters, digits and a dash (e.g. ABCD-EFGH)",
+                            fix="copy CODE=... from the join line")
     current = load()
-    if current and current["room"] == room and current.get("name") == name.strip():
+    if current and current["room"] == room and current.get("name") == name.strip() \
+            and current.get("pin") == pin:
         return current
     try:
-        status, answer = _post(f"{room}/api/join", {"name": name},
-                               {"X-Room-Code": code.strip()})
+        status, answer, _ = _post(f"{room}/api/join", {"name": name}, {"X-Room-Code": code},
+                                  pin)
+    except net.Untrusted as exc:
+        raise WorkshopError(f"not joined: {exc}",
+                            fix="check ROOM and PIN against the instructor's screen; if they "
+                                "match, something on this network is posing as the board: "
+                                "tell the instructor") from None
     except OSError as exc:
-        raise WorkshopError(f"the board at {room} does not answer ({exc})",
+        raise WorkshopError(f"the board at {room} does not answer ({net.shown(exc, 120)})",
                             fix="check the URL with the instructor; the board must listen on "
                                 "the room's network (make board HOST=0.0.0.0)") from None
     if status != 201:
-        raise WorkshopError(f"the board refused to join: {answer.get('error', status)}",
-                            fix=answer.get("fix", "check ROOM, CODE and NAME"))
-    link = {"room": room, "code": code.strip(), "name": answer["name"],
-            "learner_id": answer["learner_id"], "token": answer["token"]}
+        raise WorkshopError("the board refused to join: "
+                            f"{net.shown(answer.get('error', status), 200)}",
+                            fix=net.shown(answer.get("fix") or "check ROOM, CODE and NAME",
+                                          300))
+    learner_id, token = answer.get("learner_id"), answer.get("token")
+    if not (isinstance(learner_id, str) and LEARNER_ID.match(learner_id)
+            and isinstance(token, str) and TOKEN.match(token)):
+        raise WorkshopError("the board's answer to the join is not what a board sends",
+                            fix="check ROOM with the instructor")
+    link = {"room": room, "code": code, "pin": pin,
+            "name": net.shown(answer.get("name") or name, 40),
+            "learner_id": learner_id, "token": token}
     _write_private(LINK, json.dumps(link, indent=1))
     return link
 
@@ -181,6 +203,7 @@ def _drain(give_up_after_s: float, sleep) -> tuple[int, bool]:
         return 0, True
     sent, backoff, started = 0, 1.0, time.monotonic()
     headers = {"X-Room-Code": link["code"], "Authorization": f"Bearer {link['token']}"}
+    pin = link.get("pin")
     while True:
         files = queued()
         if not files:
@@ -192,9 +215,11 @@ def _drain(give_up_after_s: float, sleep) -> tuple[int, bool]:
             path.unlink(missing_ok=True)  # a torn write: nothing to send
             continue
         try:
-            status, answer = _post(f"{link['room']}/api/reports", body, headers)
+            status, answer, retry = _post(f"{link['room']}/api/reports", body, headers, pin)
+        except net.Untrusted:
+            return sent, True  # kept queued: a rejoin with the right PIN sends them
         except OSError:
-            status, answer = 0, {}
+            status, answer, retry = 0, {}, None
         if status == 201:
             path.unlink(missing_ok=True)
             sent, backoff = sent + 1, 1.0
@@ -203,11 +228,11 @@ def _drain(give_up_after_s: float, sleep) -> tuple[int, bool]:
             REJECTED.mkdir(parents=True, exist_ok=True)
             os.replace(path, REJECTED / path.name)
             continue
-        if status in (401, 403):
-            return sent, True  # the room no longer knows us: keep them for a new join
+        if status in (401, 403, 507):
+            return sent, True  # the room no longer knows us, or is full: keep them
         if time.monotonic() - started > give_up_after_s:
             return sent, True  # still queued; the next check starts a sender again
-        wait = float(answer.get("retry_after") or 0) if status == 429 else backoff
+        wait = net.retry_after(retry, backoff) if status in (429, 503) else backoff
         sleep(max(wait, 0.05))
         backoff = min(backoff * 2, 30.0)
 

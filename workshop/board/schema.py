@@ -1,31 +1,127 @@
-"""What a learner's laptop may send the board, checked strictly.
+"""What a learner's laptop may send the board, checked strictly (pydantic models).
 
 A report is `grading.to_json(report)` wrapped in an envelope with the time it was graded.
-Anything else (wrong types, unknown statuses, huge strings) is refused with 422 and a
-message, so the instructor's page never has to guess at what it shows.
+The body is parsed and validated in one pass by pydantic's JSON parser: malformed or deeply
+nested JSON, NaN, infinities, wrong types and oversized strings or lists are refused with a
+422 and a message, never a 500. Exercise and check ids must be the kit's own (`Kit`, read
+from checks/lesson_NN.py through the grading layer's public API), so a made-up id can never
+become a column on the instructor's page.
 """
 
 from __future__ import annotations
 
-import re
 import unicodedata
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 MAX_BODY = 64 * 1024  # a whole lesson's report is ~5 KB; 64 KB leaves room, not abuse
 MAX_TEXT = 4000
 MAX_NAME = 40
+MAX_ITEMS = 50  # exercises per report, checks per exercise (the kit's largest has 14)
+# graded_at: a report graded longer ago than this is refused (a laptop clock that is days
+# off, or a replay); a clock ahead by up to MAX_AHEAD_S is pulled back to the board's.
+MAX_AGE_S = 24 * 3600
+MAX_AHEAD_S = 600
 STATUSES = ("pass", "fail", "missing", "waiting", "error")
-EXERCISE_ID = re.compile(r"^\d{1,3}\.[A-Za-z0-9_-]{1,20}$")
 
 
 class Invalid(ValueError):
     """The request is not what the board accepts; str() says what is wrong."""
 
 
-def learner_name(value) -> str:
+@dataclass(frozen=True)
+class Kit:
+    """The kit's exercises and their checks: the only ids a report may carry."""
+
+    checks: dict[str, tuple[str, ...]]  # exercise id -> its check ids, in the kit's order
+
+    @classmethod
+    def from_lessons(cls) -> "Kit":
+        """Read every lesson through the grading layer (checks/lesson_NN.py)."""
+        from workshop.grading import core as grading
+
+        checks: dict[str, tuple[str, ...]] = {}
+        for n in grading.lesson_numbers():
+            try:
+                lesson = grading.get_lesson(n)
+            except Exception:  # a broken lesson module must not keep the board from starting
+                continue
+            for ex in lesson.exercises:
+                checks[ex.id] = tuple(c.id for c in ex.checks)
+        return cls(checks)
+
+    @property
+    def exercises(self) -> list[str]:
+        return list(self.checks)
+
+    @property
+    def lessons(self) -> set[int]:
+        return {int(ex.split(".", 1)[0]) for ex in self.checks}
+
+
+# ---------------------------------------------------------------- the models
+
+
+class _Strict(BaseModel):
+    # strict: no "5" for 5, no true for 1; unknown keys are dropped, not stored.
+    model_config = ConfigDict(strict=True, extra="ignore", allow_inf_nan=False, frozen=True)
+
+
+Text = Annotated[str, Field(max_length=MAX_TEXT)]
+Count = Annotated[int, Field(ge=0, le=10_000)]
+
+
+class CheckIn(_Strict):
+    id: Annotated[str, Field(min_length=1, max_length=120)]
+    status: Literal["pass", "fail", "missing", "waiting", "error"]
+    points: Count
+    expected: Text = ""
+    found: Text = ""
+    hint: Text = ""
+    object: Text = ""
+
+
+class ExerciseIn(_Strict):
+    id: Annotated[str, Field(min_length=1, max_length=24)]
+    title: Text = ""
+    checks: Annotated[list[CheckIn], Field(max_length=MAX_ITEMS)]
+
+
+class ReportIn(_Strict):
+    lesson: Annotated[int, Field(ge=0, le=999)]
+    score: Count
+    max: Count
+    exercises: Annotated[list[ExerciseIn], Field(max_length=MAX_ITEMS)]
+
+
+class Envelope(_Strict):
+    graded_at: float
+    report: ReportIn
+
+
+class JoinIn(_Strict):
+    name: Annotated[str, Field(max_length=200)]  # cleaned and bounded by learner_name
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def _parse(model: type[_Strict], body: bytes) -> _Strict:
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        if first["type"] == "json_invalid":
+            raise Invalid(f"the body is not JSON ({first['msg'].removeprefix('Invalid JSON: ')})")
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise Invalid(f"{where}: {first['msg']}") from None
+
+
+def learner_name(value: str) -> str:
     """A display name: plain text, 1-40 characters. Markup is refused (and the page shows
     every name as text anyway)."""
-    if not isinstance(value, str):
-        raise Invalid("name must be a string")
     name = " ".join(value.split())
     if not 1 <= len(name) <= MAX_NAME:
         raise Invalid(f"name must be 1-{MAX_NAME} characters")
@@ -36,68 +132,35 @@ def learner_name(value) -> str:
     return name
 
 
-def _text(obj: dict, key: str, where: str) -> str:
-    value = obj.get(key, "")
-    if not isinstance(value, str):
-        raise Invalid(f"{where}.{key} must be a string")
-    if len(value) > MAX_TEXT:
-        raise Invalid(f"{where}.{key} is longer than {MAX_TEXT} characters")
-    return value
+def join(body: bytes) -> str:
+    """The cleaned learner name from a POST /api/join body."""
+    return learner_name(_parse(JoinIn, body).name)
 
 
-def _int(obj: dict, key: str, where: str) -> int:
-    value = obj.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 10_000:
-        raise Invalid(f"{where}.{key} must be a whole number 0-10000")
-    return value
-
-
-def _list(obj: dict, key: str, where: str, most: int) -> list:
-    value = obj.get(key)
-    if not isinstance(value, list) or len(value) > most:
-        raise Invalid(f"{where}.{key} must be a list of at most {most}")
-    return value
-
-
-def report(value) -> dict:
-    """A grading.to_json report, rebuilt from the keys the board knows (others dropped)."""
-    if not isinstance(value, dict):
-        raise Invalid("report must be an object")
-    out = {"lesson": _int(value, "lesson", "report"), "score": _int(value, "score", "report"),
-           "max": _int(value, "max", "report"), "exercises": []}
-    for i, ex in enumerate(_list(value, "exercises", "report", 50)):
-        where = f"exercises[{i}]"
-        if not isinstance(ex, dict):
-            raise Invalid(f"{where} must be an object")
-        ex_id = _text(ex, "id", where)
-        if not EXERCISE_ID.match(ex_id):
-            raise Invalid(f"{where}.id must look like 1.2")
-        checks = []
-        for j, c in enumerate(_list(ex, "checks", where, 50)):
-            cw = f"{where}.checks[{j}]"
-            if not isinstance(c, dict):
-                raise Invalid(f"{cw} must be an object")
-            status = c.get("status")
-            if status not in STATUSES:
-                raise Invalid(f"{cw}.status must be one of {', '.join(STATUSES)}")
-            check_id = _text(c, "id", cw)
-            if not check_id or len(check_id) > 120:
-                raise Invalid(f"{cw}.id must be 1-120 characters")
-            checks.append({"id": check_id, "status": status, "points": _int(c, "points", cw),
-                           **{k: _text(c, k, cw) for k in ("expected", "found", "hint", "object")}})
-        out["exercises"].append({"id": ex_id, "title": _text(ex, "title", where),
-                                 "checks": checks})
-    return out
-
-
-def envelope(value, now: float) -> tuple[float, dict]:
-    """(graded_at, report) from a POSTed body; a clock ahead of the board's is pulled back."""
-    if not isinstance(value, dict):
-        raise Invalid("body must be a JSON object with `graded_at` and `report`")
-    graded_at = value.get("graded_at")
-    if not isinstance(graded_at, (int, float)) or isinstance(graded_at, bool) or graded_at <= 0:
-        raise Invalid("graded_at must be a Unix time in seconds")
-    return min(float(graded_at), now), report(value.get("report"))
+def envelope(body: bytes, now: float, kit: Kit) -> tuple[float, dict]:
+    """(graded_at, report) from a POSTed body; a clock a little ahead is pulled back."""
+    env = _parse(Envelope, body)
+    if env.graded_at < now - MAX_AGE_S or env.graded_at > now + MAX_AHEAD_S:
+        raise Invalid(f"graded_at must be within the last {MAX_AGE_S // 3600} hours "
+                      "(is this laptop's clock right?)")
+    report = env.report
+    if report.lesson not in kit.lessons:
+        raise Invalid(f"report.lesson: no lesson {report.lesson} in this kit")
+    seen: set[str] = set()
+    for i, ex in enumerate(report.exercises):
+        known = kit.checks.get(ex.id)
+        if known is None or ex.id.split(".", 1)[0] != str(report.lesson):
+            raise Invalid(f"report.exercises.{i}.id: no exercise {ex.id!r} in lesson "
+                          f"{report.lesson} of this kit")
+        for j, c in enumerate(ex.checks):
+            if c.id not in known or c.id in seen:
+                raise Invalid(f"report.exercises.{i}.checks.{j}.id: {c.id!r} is not a check "
+                              f"of exercise {ex.id}" + (" (twice)" if c.id in seen else ""))
+            seen.add(c.id)
+        if ex.id in seen:
+            raise Invalid(f"report.exercises.{i}.id: exercise {ex.id} twice")
+        seen.add(ex.id)
+    return min(env.graded_at, now), report.model_dump()
 
 
 def exercise_status(checks: list[dict]) -> str:

@@ -1,35 +1,46 @@
-"""`make board`: open (or reopen) the room, print the join line, serve until Ctrl-C."""
+"""`make board`: open (or reopen) the room, print the join line, serve until Ctrl-C.
+
+On loopback it serves plain HTTP; beyond loopback (or with --tls) HTTPS with the board's
+own certificate (tls.py), and the join line carries its fingerprint for learners to pin.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import socket
 import threading
 import time
 
 from workshop import paths
-from workshop.stack import procs, toolchain
+from workshop.board import binaries, schema, tls
+from workshop.board.app import LOOPBACK_HOSTS, create_app
+from workshop.board.store import Room
 from workshop.errors import WorkshopError
 from workshop.progress import say
-from workshop.board import binaries
-from workshop.board.app import create_app
-from workshop.board.store import Room
+from workshop.stack import procs, toolchain
 
 DEFAULT_PORT = 8765
 DB = paths.STATE / "board" / "room.sqlite"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# The server's own bounds (what uvicorn offers): connections at once (past it, 503),
+# how long an idle keep-alive connection is kept, the largest request head (headers).
+SERVER_LIMITS = {"limit_concurrency": 256, "timeout_keep_alive": 5,
+                 "h11_max_incomplete_event_size": 16 * 1024, "backlog": 256,
+                 "proxy_headers": False, "server_header": False}
 
 
 def kit_exercises() -> list[str]:
     """Every exercise the kit has: the grid's columns before anyone reports."""
-    from workshop.grading import core as grading
+    return schema.Kit.from_lessons().exercises
 
-    ids = []
-    for n in grading.lesson_numbers():
-        try:
-            ids += [ex.id for ex in grading.get_lesson(n).exercises]
-        except Exception:  # a broken lesson module must not keep the board from starting
-            continue
-    return ids
+
+def local_addresses() -> list[str]:
+    """This machine's own addresses and name: the Host headers the board answers to."""
+    import psutil
+
+    found = [a.address.split("%")[0] for addrs in psutil.net_if_addrs().values()
+             for a in addrs if a.family in (socket.AF_INET, socket.AF_INET6)]
+    return [*found, socket.gethostname()]
 
 
 def room_address() -> str:
@@ -56,7 +67,7 @@ def describe_binaries(served: binaries.Served) -> str:
 
 
 def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT, stuck_minutes: float = 10,
-          new_key: bool = False) -> int:
+          new_key: bool = False, force_tls: bool = False) -> int:
     import uvicorn
 
     if procs.port_in_use(port, "127.0.0.1" if host in LOOPBACK else host):
@@ -65,42 +76,62 @@ def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT, stuck_minutes: floa
     if new_key and room.new_instructor_key is None:
         room.rotate_instructor_key()
     bin_root = paths.CACHE / "bin"
-    app = create_app(room, exercises=kit_exercises(), stuck_after_s=stuck_minutes * 60,
-                     bin_root=bin_root)
     local = host in LOOPBACK
     shown = "127.0.0.1" if local else (room_address() if host in ("0.0.0.0", "::") else host)
-    url = f"http://{shown}:{port}"
+    hosts = [*LOOPBACK_HOSTS] + ([] if local else
+                                 [*local_addresses(), shown, host.strip("[]")])
+    app = create_app(room, kit=schema.Kit.from_lessons(), stuck_after_s=stuck_minutes * 60,
+                     bin_root=bin_root, allowed_hosts=list(dict.fromkeys(hosts)))
+    cert = None if local and not force_tls else tls.certificate(DB.parent, [shown])
+    scheme = "https" if cert else "http"
+    url = f"{scheme}://{_bracketed(shown)}:{port}"
     if local:
         say(f"The board listens on 127.0.0.1:{port} only: learners on other machines cannot "
             "reach it.\n  To open it to the room's network: make board HOST=0.0.0.0")
     else:
-        say(f"The board listens on {host}:{port}: anyone on this network can reach it; "
-            "every write needs the room code, reading needs the instructor key.")
+        say(f"The board listens on {host}:{port} (HTTPS): anyone on this network can reach "
+            "it; every write needs the room code, reading needs the instructor key.")
+    pin = f" PIN={cert.fingerprint}" if cert else ""
     print("\nLearners join with:\n"
-          f"    make join ROOM={url} CODE={room.code} NAME='<your name>'\n", flush=True)
+          f"    make join ROOM={url} CODE={room.code}{pin} NAME='<your name>'\n", flush=True)
+    page = f"{scheme}://127.0.0.1:{port}/"
     if room.new_instructor_key:
         print("Instructor page (this key is shown only now; keep it private):\n"
-              f"    http://127.0.0.1:{port}/#key={room.new_instructor_key}\n", flush=True)
+              f"    {page}#key={room.new_instructor_key}\n", flush=True)
     else:
-        print(f"Instructor page: http://127.0.0.1:{port}/ (the key was shown when the room "
+        print(f"Instructor page: {page} (the key was shown when the room "
               "was created; `make board NEW_KEY=1` makes a new one)\n", flush=True)
+    if cert:
+        say("The board's certificate is its own (no authority signs it): your browser warns "
+            f"once; its SHA-256 fingerprint is the PIN above ({cert.cert}, kept across "
+            "restarts). Learners' `make join` refuses any other certificate.")
     say(describe_binaries(binaries.Served(bin_root)))
     say(f"room data: {DB} (kept across restarts); Ctrl-C stops the board")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
-                proxy_headers=False, server_header=False)
+                ssl_certfile=str(cert.cert) if cert else None,
+                ssl_keyfile=str(cert.key) if cert else None, **SERVER_LIMITS)
     return 0
+
+
+def _bracketed(host: str) -> str:
+    try:
+        return f"[{host}]" if ipaddress.ip_address(host).version == 6 else host
+    except ValueError:
+        return host
 
 
 class InThread:
     """A real uvicorn serving `app` on a free 127.0.0.1 port in a thread (tests, bench)."""
 
-    def __init__(self, app):
+    def __init__(self, app, cert: tls.Certificate | None = None):
         import uvicorn
 
         self.port = procs.free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning", access_log=False))
+        self.url = f"{'https' if cert else 'http'}://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False,
+            ssl_certfile=str(cert.cert) if cert else None,
+            ssl_keyfile=str(cert.key) if cert else None, **SERVER_LIMITS))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def start(self) -> "InThread":

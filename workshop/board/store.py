@@ -1,24 +1,36 @@
 """The room in SQLite: learners, every report they sent, and the grid derived from them.
 
 WAL mode with synchronous=NORMAL: a report the board answered 201 for survives a board
-crash or restart. Every report is kept (table `reports`); `cells` and `checks` hold the
-latest verdict per learner and exercise / check, updated in the same transaction, so the
-instructor's page is a few small queries however many reports came in.
+crash or restart. `cells` and `checks` hold the latest verdict per learner and exercise /
+check, updated in the same transaction, so the instructor's page is a few small queries
+however many reports came in.
+
+Bounded: a room takes at most `Quota.learners` learners, and of each learner's reports it
+keeps only those still holding the latest verdict of some check (plus their latest report,
+which the instructor opens), at most `Quota.reports_per_learner`; the kept report bodies
+are capped at `Quota.bytes` for the room (the database is about twice that: the latest
+hints are kept beside the grid). Past a quota the board answers 507 and keeps what it has.
+
+Private: the folder is 0700 and the database, its -wal and -shm are 0600 (created under a
+0077 umask: SQLite makes the -wal and -shm when it opens the database, before any chmod).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
 import io
 import json
+import os
 import secrets
 import sqlite3
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
+
+from defusedcsv import csv  # every cell escaped: no formula reaches a spreadsheet
 
 from workshop.board import schema
 
@@ -28,7 +40,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS learners (
   id TEXT PRIMARY KEY, name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,
-  joined_at REAL NOT NULL, last_seen REAL, last_graded REAL);
+  joined_at REAL NOT NULL, last_seen REAL, last_graded REAL,
+  received INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS reports (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, learner_id TEXT NOT NULL, graded_at REAL NOT NULL,
   received_at REAL NOT NULL, lesson INTEGER NOT NULL, body TEXT NOT NULL);
@@ -38,9 +51,23 @@ CREATE TABLE IF NOT EXISTS cells (
   PRIMARY KEY (learner_id, exercise_id));
 CREATE TABLE IF NOT EXISTS checks (
   learner_id TEXT NOT NULL, check_id TEXT NOT NULL, status TEXT NOT NULL,
-  since REAL NOT NULL, at REAL NOT NULL, hint TEXT NOT NULL,
+  since REAL NOT NULL, at REAL NOT NULL, hint TEXT NOT NULL, seq INTEGER,
   PRIMARY KEY (learner_id, check_id));
 """
+# Columns added since the first rooms were made: a room kept from before gets them.
+MIGRATIONS = {"learners": ("received", "INTEGER NOT NULL DEFAULT 0"),
+              "checks": ("seq", "INTEGER")}
+
+
+@dataclass(frozen=True)
+class Quota:
+    learners: int = 500
+    reports_per_learner: int = 200  # kept ones; the kit has ~170 checks in ~25 exercises
+    bytes: int = 64 * 2**20  # the kept report bodies of the whole room
+
+
+class QuotaFull(Exception):
+    """The room is full (learners or stored bytes); str() says which."""
 
 
 def _hash(secret: str) -> str:
@@ -60,17 +87,15 @@ def exercise_order(ex_id: str) -> tuple:
 class Room:
     """One room's storage. Thread-safe: one connection behind a lock (writes are ~1 ms)."""
 
-    def __init__(self, path: Path, clock=time.time):
+    def __init__(self, path: Path, clock=time.time, quota: Quota = Quota()):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.clock = clock
+        self.clock, self.quota = clock, quota
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(SCHEMA)
-        self.path.chmod(0o600)
+        self._db = _open_private(self.path)
+        for table, (column, kind) in MIGRATIONS.items():
+            if column not in {r[1] for r in self._db.execute(f"PRAGMA table_info({table})")}:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        self._bytes = self._db.execute("SELECT total(length(body)) FROM reports").fetchone()[0]
         # Bumped on every write; the page skips redraws while it is unchanged. The random
         # prefix keeps a restarted board's counter from matching an old page's.
         self._writes, self._epoch = 0, secrets.token_hex(4)
@@ -98,7 +123,9 @@ class Room:
         return self._meta("room_code") or ""
 
     def code_ok(self, code: str | None) -> bool:
-        return bool(code) and hmac.compare_digest(code.strip().upper(), self.code)
+        # compare_digest takes ASCII str only; anything else is simply not the code.
+        return bool(code) and code.isascii() and \
+            hmac.compare_digest(code.strip().upper(), self.code)
 
     def rotate_instructor_key(self) -> str:
         """A new instructor key; only its hash is stored, so it is shown once."""
@@ -114,9 +141,13 @@ class Room:
     # ------------------------------------------------------------ writes
 
     def join(self, name: str) -> tuple[str, str]:
-        """(learner id, learner token). The token is what proves later reports are theirs."""
+        """(learner id, learner token). The token is what proves later reports are theirs.
+        Raises QuotaFull when the room has its most learners."""
         learner_id, token = uuid.uuid4().hex[:12], secrets.token_urlsafe(24)
         with self._lock:
+            if self._db.execute("SELECT count(*) FROM learners").fetchone()[0] >= \
+                    self.quota.learners:
+                raise QuotaFull(f"the room is full ({self.quota.learners} learners)")
             self._db.execute("INSERT INTO learners (id, name, token_hash, joined_at, last_seen) "
                              "VALUES (?, ?, ?, ?, ?)",
                              (learner_id, name, _hash(token), self.clock(), self.clock()))
@@ -131,7 +162,10 @@ class Room:
         return row[0] if row else None
 
     def add_report(self, learner_id: str, graded_at: float, report: dict) -> int:
+        """The report's sequence number. Raises QuotaFull when the room's stored bytes are
+        used up (older reports of this learner are pruned first)."""
         now = self.clock()
+        body = json.dumps(report, separators=(",", ":"))
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
@@ -139,9 +173,10 @@ class Room:
                 seq = db.execute(
                     "INSERT INTO reports (learner_id, graded_at, received_at, lesson, body) "
                     "VALUES (?, ?, ?, ?, ?)",
-                    (learner_id, graded_at, now, report["lesson"], json.dumps(report))).lastrowid
+                    (learner_id, graded_at, now, report["lesson"], body)).lastrowid
                 db.execute("UPDATE learners SET last_seen=?, last_graded=max(coalesce("
-                           "last_graded, 0), ?) WHERE id=?", (now, graded_at, learner_id))
+                           "last_graded, 0), ?), received=received+1 WHERE id=?",
+                           (now, graded_at, learner_id))
                 for ex in report["exercises"]:
                     if not ex["checks"]:
                         continue
@@ -151,28 +186,62 @@ class Room:
                                (learner_id, ex["id"], schema.exercise_status(ex["checks"]),
                                 graded_at))
                     for c in ex["checks"]:
-                        self._update_check(learner_id, c, graded_at)
+                        self._update_check(learner_id, c, graded_at, seq)
+                freed = self._prune(learner_id)
+                if self._bytes - freed + len(body) > self.quota.bytes:
+                    raise QuotaFull(f"the room's storage is full ({self.quota.bytes // 2**20} MB "
+                                    "of reports)")
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+            self._bytes += len(body) - freed
             self._writes += 1
         return seq
 
-    def _update_check(self, learner_id: str, c: dict, at: float) -> None:
+    def _update_check(self, learner_id: str, c: dict, at: float, seq: int) -> None:
         # `since` is when the current streak of this status began: a check failing
         # since 10:02 and graded again at 10:15 has been failing for 13 minutes.
         self._db.execute(
-            "INSERT INTO checks VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+            "INSERT INTO checks VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
             "since=CASE WHEN (status='pass') = (excluded.status='pass') THEN since "
             "ELSE excluded.since END, status=excluded.status, at=excluded.at, "
-            "hint=excluded.hint WHERE excluded.at >= at",
-            (learner_id, c["id"], c["status"], at, at, c["hint"]))
+            "hint=excluded.hint, seq=excluded.seq WHERE excluded.at >= at",
+            (learner_id, c["id"], c["status"], at, at, c["hint"], seq))
+
+    def _prune(self, learner_id: str) -> int:
+        """Drop this learner's reports that no longer hold the latest verdict of any check
+        (their latest report stays: the instructor opens it), then the oldest past the
+        per-learner quota. Returns the bytes freed. Inside add_report's transaction."""
+        db = self._db
+        keep = ("SELECT seq FROM checks WHERE learner_id=:l AND seq IS NOT NULL UNION "
+                "SELECT seq FROM (SELECT seq FROM reports WHERE learner_id=:l "
+                "ORDER BY graded_at DESC, seq DESC LIMIT 1)")
+        args = {"l": learner_id, "most": self.quota.reports_per_learner}
+        gone = f"learner_id=:l AND seq NOT IN ({keep})"
+        freed = db.execute(f"SELECT total(length(body)) FROM reports WHERE {gone}",
+                           args).fetchone()[0]
+        db.execute(f"DELETE FROM reports WHERE {gone}", args)
+        over = ("learner_id=:l AND seq NOT IN (SELECT seq FROM reports WHERE learner_id=:l "
+                "ORDER BY graded_at DESC, seq DESC LIMIT :most)")
+        freed += db.execute(f"SELECT total(length(body)) FROM reports WHERE {over}",
+                            args).fetchone()[0]
+        db.execute(f"DELETE FROM reports WHERE {over}", args)
+        return int(freed)
 
     # ------------------------------------------------------------ reads
 
     def report_count(self) -> int:
+        """Reports stored now (older ones are pruned: see the module docstring)."""
         return self._db.execute("SELECT count(*) FROM reports").fetchone()[0]
+
+    def received_count(self) -> int:
+        """Reports the board ever accepted (answered 201 for), pruned ones included."""
+        return self._db.execute("SELECT total(received) FROM learners").fetchone()[0]
+
+    @property
+    def stored_bytes(self) -> int:
+        return int(self._bytes)
 
     def latest_report(self, learner_id: str) -> dict | None:
         row = self._db.execute(
@@ -236,7 +305,7 @@ class Room:
         for learner in data["learners"]:
             stuck = learner["stuck"] or {}
             last = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(learner["last_seen"] or 0))
-            w.writerow([_cell_text(learner["name"]), last,
+            w.writerow([learner["name"], last,
                         *[learner["cells"].get(ex, "") for ex in data["exercises"]],
                         stuck.get("check", ""), stuck.get("minutes", "")])
         return out.getvalue()
@@ -246,6 +315,21 @@ class Room:
             self._db.close()
 
 
-def _cell_text(value: str) -> str:
-    # A name like "=HYPERLINK(...)" must stay text when the CSV is opened in a spreadsheet.
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+def _open_private(path: Path) -> sqlite3.Connection:
+    """The database in a 0700 folder, it and its -wal/-shm 0600 (see the module docstring).
+    The umask is the process's: set only around the open, before the server's threads."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    old = os.umask(0o077)
+    try:
+        db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=5000")
+        db.executescript(SCHEMA)
+    finally:
+        os.umask(old)
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if p.exists():  # a room made before this kit's version: lock it down too
+            p.chmod(0o600)
+    return db
