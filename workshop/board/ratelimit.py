@@ -1,7 +1,9 @@
-"""Rate limits per client, from the `limits` library: a moving window per key, in memory.
+"""Rate limits per client, from the `limits` library: a sliding window per key, in memory.
 
-`limits`' memory storage forgets a key once its window has passed (a timer expires it), so
-a flood of made-up addresses or tokens cannot grow the table without end.
+`limits`' memory storage forgets a counter once its window has passed (a timer expires
+it), so a flood of made-up addresses or tokens cannot grow the table without end. (Its
+moving-window strategy keeps an empty entry per key for good in memory storage
+(limits 5.8): the sliding-window counter is the one whose keys really go.)
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import time
 
 from limits import parse
 from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import SlidingWindowCounterRateLimiter
 
 
 class Limit:
@@ -18,7 +20,8 @@ class Limit:
 
     def __init__(self, rule: str, storage: MemoryStorage | None = None):
         self.item = parse(rule)
-        self._limiter = MovingWindowRateLimiter(storage or MemoryStorage())
+        self.storage = storage or MemoryStorage()
+        self._limiter = SlidingWindowCounterRateLimiter(self.storage)
 
     def take(self, key: str) -> float:
         """0 if allowed now (and counted), else the seconds until a hit would be."""
