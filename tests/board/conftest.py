@@ -4,7 +4,7 @@ port. Nothing here needs the cluster."""
 from __future__ import annotations
 
 import pytest
-from board_helpers import EXERCISES, Clock, LiveBoard
+from board_helpers import KIT, Clock, LiveBoard
 
 from workshop.board.app import create_app
 from workshop.board.store import Room
@@ -26,7 +26,7 @@ def room(tmp_path, clock):
 def live_board(tmp_path):
     """(LiveBoard, Room): the real server; its room has real time and test rate limits."""
     room = Room(tmp_path / "live.sqlite")
-    board = LiveBoard(create_app(room, exercises=EXERCISES, stuck_after_s=600)).start()
+    board = LiveBoard(create_app(room, kit=KIT, stuck_after_s=600)).start()
     yield board, room
     board.stop()
     room.close()

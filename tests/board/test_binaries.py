@@ -8,7 +8,7 @@ import os
 import stat
 
 import pytest
-from board_helpers import EXERCISES, LiveBoard
+from board_helpers import KIT, LiveBoard
 
 from workshop import paths
 from workshop.stack import toolchain
@@ -36,7 +36,7 @@ def serving(tmp_path):
     """(board URL, room code, served folder): a real board serving a fake cache."""
     served = fake_cache(tmp_path / "instructor-bin")
     r = Room(tmp_path / "room.sqlite")
-    board = LiveBoard(create_app(r, exercises=EXERCISES, bin_root=tmp_path / "instructor-bin"))
+    board = LiveBoard(create_app(r, kit=KIT, bin_root=tmp_path / "instructor-bin"))
     board.start()
     yield board.url, r.code, served
     board.stop()

@@ -16,7 +16,7 @@ import sys
 import pytest
 from board_helpers import KIT, LiveBoard, report
 
-from workshop import procs
+from workshop.stack import procs
 from workshop.board import net, room, tls
 from workshop.board.app import create_app
 from workshop.board.store import Room

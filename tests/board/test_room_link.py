@@ -78,7 +78,7 @@ def test_unreachable_board_queues_fast_and_everything_goes_later(live_board, lea
     assert len(room.queued()) == 5 and rm.report_count() == 0
     room.LINK.write_text(json.dumps(link))  # the board is back
     assert room.send_queued(sleep=no_sleep) == 5
-    assert room.queued() == [] and rm.report_count() == 5
+    assert room.queued() == [] and rm.received_count() == 5
 
 
 def test_the_background_sender_delivers_after_the_check_returned(live_board, learner):
