@@ -27,6 +27,53 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 SERVER_LIMITS = {"limit_concurrency": 256, "timeout_keep_alive": 5,
                  "h11_max_incomplete_event_size": 16 * 1024, "backlog": 256,
                  "proxy_headers": False, "server_header": False}
+# uvicorn has no timeout for a request head that trickles in (or never comes): without
+# one, a few hundred half-open connections hold every slot. See head_timeout_protocol.
+HEAD_TIMEOUT_S = 10.0
+
+
+def head_timeout_protocol(seconds: float = HEAD_TIMEOUT_S):
+    """uvicorn's h11 protocol, plus: a connection must deliver a whole request head within
+    `seconds` of opening (or of its last response), else it is closed."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeadTimeout(H11Protocol):
+        _head_timer = None
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._head_timer = self.loop.call_later(seconds, self._too_slow)
+
+        def _disarm(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _too_slow(self) -> None:
+            self._head_timer = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self._arm()
+
+        def handle_events(self) -> None:
+            before = self.cycle
+            super().handle_events()
+            if self.cycle is not before:  # a whole request head arrived
+                self._disarm()
+
+        def on_response_complete(self) -> None:
+            if not self.transport.is_closing():
+                self._arm()  # the next request on this connection gets the same time
+            super().on_response_complete()
+
+        def connection_lost(self, exc) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+    return HeadTimeout
 
 
 def kit_exercises() -> list[str]:
@@ -109,7 +156,8 @@ def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT, stuck_minutes: floa
     say(f"room data: {DB} (kept across restarts); Ctrl-C stops the board")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
                 ssl_certfile=str(cert.cert) if cert else None,
-                ssl_keyfile=str(cert.key) if cert else None, **SERVER_LIMITS)
+                ssl_keyfile=str(cert.key) if cert else None, http=head_timeout_protocol(),
+                **SERVER_LIMITS)
     return 0
 
 
@@ -123,7 +171,8 @@ def _bracketed(host: str) -> str:
 class InThread:
     """A real uvicorn serving `app` on a free 127.0.0.1 port in a thread (tests, bench)."""
 
-    def __init__(self, app, cert: tls.Certificate | None = None):
+    def __init__(self, app, cert: tls.Certificate | None = None,
+                 head_timeout_s: float = HEAD_TIMEOUT_S):
         import uvicorn
 
         self.port = procs.free_port()
@@ -131,7 +180,8 @@ class InThread:
         self.server = uvicorn.Server(uvicorn.Config(
             app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False,
             ssl_certfile=str(cert.cert) if cert else None,
-            ssl_keyfile=str(cert.key) if cert else None, **SERVER_LIMITS))
+            ssl_keyfile=str(cert.key) if cert else None,
+            http=head_timeout_protocol(head_timeout_s), **SERVER_LIMITS))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def start(self) -> "InThread":
