@@ -98,8 +98,8 @@ def test_plain_http_to_a_tls_board_fails_cleanly(tls_board, learner):
 # ---------------------------------------------------------------- end to end
 
 
-def start_board(state, port) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "workshop.cli", "board", "--tls", "--port",
+def start_board(state, port, *where) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([sys.executable, "-m", "workshop.cli", "board", *where, "--port",
                              str(port)], env={**os.environ, "WORKSHOP_STATE": str(state),
                                               "WORKSHOP_CACHE": str(state / "cache")},
                             text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -118,15 +118,19 @@ def workshop_join(state, *args) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60)
 
 
-def test_workshop_board_tls_and_join_end_to_end(tmp_path):
+# `--tls` on 127.0.0.1, and an address that is not 127.0.0.1 (HTTPS by default, as on the
+# room's network; 127.0.0.2 keeps the test's traffic on this machine).
+@pytest.mark.parametrize("where, address", [(("--tls",), "127.0.0.1"),
+                                            (("--host", "127.0.0.2"), "127.0.0.2")])
+def test_workshop_board_tls_and_join_end_to_end(tmp_path, where, address):
     state, port = tmp_path / "board-state", procs.free_port()
-    proc, out = start_board(state, port)
+    proc, out = start_board(state, port, *where)
     log = ""
     try:
         m = re.search(r"make join ROOM=(\S+) CODE=(\S+) PIN=([0-9a-f]{64}) NAME=", out)
         assert m, out
         url, code, pin = m.groups()
-        assert url == f"https://127.0.0.1:{port}"
+        assert url == f"https://{address}:{port}"
         ok = workshop_join(tmp_path / "ada", "--room", url, "--code", code, "--pin", pin,
                            "--name", "Ada")
         assert ok.returncode == 0, ok.stdout + ok.stderr
@@ -148,7 +152,7 @@ def test_workshop_board_tls_and_join_end_to_end(tmp_path):
         proc.terminate()
         log = proc.communicate(timeout=20)[0]
     assert "Traceback" not in out + log
-    proc, again = start_board(state, port)
+    proc, again = start_board(state, port, *where)
     proc.terminate()
     proc.communicate(timeout=20)
     assert f"PIN={pin}" in again  # the same certificate after a restart

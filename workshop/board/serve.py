@@ -141,7 +141,9 @@ def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT, stuck_minutes: floa
     pin = f" PIN={cert.fingerprint}" if cert else ""
     print("\nLearners join with:\n"
           f"    make join ROOM={url} CODE={room.code}{pin} NAME='<your name>'\n", flush=True)
-    page = f"{scheme}://127.0.0.1:{port}/"
+    # The instructor's own browser: loopback, unless the board listens on one address only.
+    page_host = "127.0.0.1" if local or host in ("0.0.0.0", "::") else _bracketed(shown)
+    page = f"{scheme}://{page_host}:{port}/"
     if room.new_instructor_key:
         print("Instructor page (this key is shown only now; keep it private):\n"
               f"    {page}#key={room.new_instructor_key}\n", flush=True)
