@@ -16,7 +16,8 @@ from limits.strategies import SlidingWindowCounterRateLimiter
 
 
 class Limit:
-    """`Limit("30/15 seconds")`: at most 30 hits per key in any 15 s."""
+    """`Limit("30/15 seconds")`: about 30 hits per key in any 15 s (a sliding window
+    estimated from two fixed ones: what `limits` can expire in memory)."""
 
     def __init__(self, rule: str, storage: MemoryStorage | None = None):
         self.item = parse(rule)
