@@ -1,4 +1,4 @@
-"""The room in SQLite: learners, every report they sent, and the grid derived from them.
+"""The room in SQLite: learners, their latest reports, and the grid derived from them.
 
 WAL mode with synchronous=NORMAL: a report the board answered 201 for survives a board
 crash or restart. `cells` and `checks` hold the latest verdict per learner and exercise /
@@ -165,7 +165,8 @@ class Room:
         """The report's sequence number. Raises QuotaFull when the room's stored bytes are
         used up (older reports of this learner are pruned first)."""
         now = self.clock()
-        body = json.dumps(report, separators=(",", ":"))
+        # ensure_ascii (json's default): characters are bytes, in Python and SQLite's length()
+        body = json.dumps(report, separators=(",", ":"), ensure_ascii=True)
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
