@@ -12,6 +12,7 @@ import ssl
 import stat
 import subprocess
 import sys
+import time
 
 import pytest
 from board_helpers import KIT, LiveBoard, report
@@ -109,7 +110,18 @@ def start_board(state, port, *where) -> tuple[subprocess.Popen, str]:
         seen.append(line)
         if "Ctrl-C stops the board" in line:
             break
-    return proc, "".join(seen)
+    out = "".join(seen)
+    m = re.search(r"ROOM=(\S+) CODE=\S+ PIN=(\S+)", out)
+    deadline = time.monotonic() + 20
+    while m:  # printed just before uvicorn starts: wait until it answers
+        try:
+            with net.request("GET", f"{m[1]}/api/ping", pin=m[2]) as answer:
+                assert answer.status == 200
+                break
+        except ConnectionError:
+            assert time.monotonic() < deadline, out
+            time.sleep(0.1)
+    return proc, out
 
 
 def workshop_join(state, *args) -> subprocess.CompletedProcess:
@@ -156,3 +168,18 @@ def test_workshop_board_tls_and_join_end_to_end(tmp_path, where, address):
     proc.terminate()
     proc.communicate(timeout=20)
     assert f"PIN={pin}" in again  # the same certificate after a restart
+
+
+def test_binaries_come_over_the_pinned_connection_only(tls_board, tmp_path, capsys):
+    """The learner's binary fetch uses the same pinned TLS (net.request): a board with
+    another certificate is never asked, and nothing is written."""
+    from workshop.board import binaries
+
+    board, r, cert = tls_board
+    dest = tmp_path / "learner-cache" / "some-key"
+    assert not binaries.fetch(board.url, r.code, "some-key", dest, pin=cert.fingerprint)
+    assert "refused" not in capsys.readouterr().err  # a plain 404: this board serves none
+    wrong = hashlib.sha256(b"another board").hexdigest()
+    assert not binaries.fetch(board.url, r.code, "some-key", dest, pin=wrong)
+    assert "not the one the join line named" in capsys.readouterr().err
+    assert not dest.exists()

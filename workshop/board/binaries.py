@@ -18,11 +18,10 @@ import sys
 import threading
 import time
 import urllib.error
-import urllib.request
 from pathlib import Path
 from urllib.parse import quote
 
-from workshop.board import room
+from workshop.board import net, room
 from workshop.stack import toolchain
 from workshop.progress import say
 
@@ -86,9 +85,14 @@ class Served:
 # ---------------------------------------------------------------- the learner's side
 
 
-def _get(url: str, code: str, timeout: float):
-    req = urllib.request.Request(url, headers={"X-Room-Code": code})
-    return urllib.request.urlopen(req, timeout=timeout)  # noqa: S310 (the room's own URL)
+def _get(url: str, code: str, timeout: float, pin: str | None = None):
+    """The board's answer (200 only; else HTTPError) through net.request: the pinned
+    certificate on the room's network, no redirects."""
+    answer = net.request("GET", url, pin=pin, headers={"X-Room-Code": code}, timeout=timeout)
+    if answer.status != 200:
+        answer.close()
+        raise urllib.error.HTTPError(url, answer.status, "refused", answer.headers, None)
+    return answer
 
 
 def _progress(done: int, total: int, started: float, final: bool = False) -> None:
@@ -102,11 +106,12 @@ def _progress(done: int, total: int, started: float, final: bool = False) -> Non
         say(line)
 
 
-def fetch(base: str, code: str, key: str, dest: Path, timeout: float = 5) -> bool:
+def fetch(base: str, code: str, key: str, dest: Path, timeout: float = 5,
+          pin: str | None = None) -> bool:
     """Fill in what `dest` lacks from the room's board. True when it served this key and
     every file it sent matched its sha256; False (nothing changed) otherwise."""
     try:
-        with _get(f"{base}/bin/{quote(key)}/manifest", code, timeout) as resp:
+        with _get(f"{base}/bin/{quote(key)}/manifest", code, timeout, pin) as resp:
             manifest = json.load(resp)
     except urllib.error.HTTPError as exc:
         if exc.code != 404:
@@ -130,7 +135,8 @@ def fetch(base: str, code: str, key: str, dest: Path, timeout: float = 5) -> boo
             part = staging / f["name"]
             part.parent.mkdir(parents=True, exist_ok=True)
             h = hashlib.sha256()
-            with _get(f"{base}/bin/{quote(key)}/files/{quote(f['name'])}", code, timeout) as resp, \
+            with _get(f"{base}/bin/{quote(key)}/files/{quote(f['name'])}", code, timeout,
+                      pin) as resp, \
                     part.open("wb") as out:
                 for block in iter(lambda: resp.read(CHUNK), b""):
                     h.update(block)
@@ -169,4 +175,4 @@ def fetch_for_build(key: str, dest: Path) -> bool:
     if link is None:
         return False
     dest.mkdir(parents=True, exist_ok=True)
-    return fetch(link["room"], link["code"], key, dest)
+    return fetch(link["room"], link["code"], key, dest, pin=link.get("pin"))

@@ -106,8 +106,8 @@ class Answer:
         self._conn, self.resp = conn, resp
         self.status, self.headers = resp.status, resp.headers
 
-    def read(self, n: int = -1) -> bytes:
-        return self.resp.read(n)
+    def read(self, n: int | None = None) -> bytes:
+        return self.resp.read(n)  # (not -1: http.client would read on to the close)
 
     def json(self) -> dict:
         """The answer's JSON object, or {} (never more than MAX_ANSWER is read)."""
@@ -121,6 +121,7 @@ class Answer:
         return value if isinstance(value, dict) else {}
 
     def close(self) -> None:
+        self.resp.close()  # with Connection: close the response holds the socket
         self._conn.close()
 
     def __enter__(self) -> "Answer":
@@ -145,7 +146,8 @@ def request(method: str, url: str, *, pin: str | None, headers: dict | None = No
         conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
     try:
         path = (u.path or "/") + (f"?{u.query}" if u.query else "")
-        conn.request(method, path, body=body, headers=headers or {})
+        # One request per connection: say so, and the board closes it at once.
+        conn.request(method, path, body=body, headers={"Connection": "close", **(headers or {})})
         resp = conn.getresponse()
     except (http.client.HTTPException, ValueError) as exc:  # a board that speaks nonsense
         conn.close()

@@ -26,7 +26,10 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 # how long an idle keep-alive connection is kept, the largest request head (headers).
 SERVER_LIMITS = {"limit_concurrency": 256, "timeout_keep_alive": 5,
                  "h11_max_incomplete_event_size": 16 * 1024, "backlog": 256,
-                 "proxy_headers": False, "server_header": False}
+                 "proxy_headers": False, "server_header": False,
+                 # Ctrl-C waits this long at most for open connections (a TLS peer that
+                 # never says goodbye would otherwise hold the shutdown ~30 s).
+                 "timeout_graceful_shutdown": 5}
 # uvicorn has no timeout for a request head that trickles in (or never comes): without
 # one, a few hundred half-open connections hold every slot. See head_timeout_protocol.
 HEAD_TIMEOUT_S = 10.0
