@@ -103,8 +103,8 @@ def create_app(room: Room, *, kit: schema.Kit | None = None, stuck_after_s: floa
         if not room.code_ok(request.headers.get("x-room-code")):
             limited(failure_limits, client_ip(request))
             raise Refused(401, "wrong room code",
-                          "use the code the instructor's `make board` printed: "
-                          "`make join ROOM=<url> CODE=<code> NAME=<your name>`")
+                          "use the code in the join line the instructor's `make board` "
+                          "printed: `make join ROOM=<url> CODE=<code> PIN=... NAME=...`")
 
     def need_instructor(request: Request) -> None:
         if not room.instructor_ok(_bearer(request)):
@@ -143,7 +143,8 @@ def create_app(room: Room, *, kit: schema.Kit | None = None, stuck_after_s: floa
         if learner_id is None:
             limited(failure_limits, client_ip(request))
             raise Refused(401, "unknown learner (not joined to this room)",
-                          "join again: `make join ROOM=<url> CODE=<code> NAME=<name>`")
+                          "join again with the join line: "
+                          "`make join ROOM=<url> CODE=<code> PIN=... NAME=...`")
         limited(report_limits, learner_id)
         try:
             graded_at, report = schema.envelope(await _body(request), room.clock(), kit)
