@@ -12,7 +12,7 @@ from board_helpers import KIT, LiveBoard
 
 from workshop import paths
 from workshop.stack import toolchain
-from workshop.board import binaries, room
+from workshop.board import binaries, room, wiring
 from workshop.board.app import create_app
 from workshop.board.store import Room
 
@@ -108,6 +108,7 @@ def test_ensure_built_fetches_from_the_joined_room(serving, tmp_path, monkeypatc
     monkeypatch.setattr(paths, "BIN_LINK", state / "bin")
     monkeypatch.setattr(room, "LINK", state / "room.json")
     monkeypatch.setattr(toolchain, "build_one", lambda *a: pytest.fail("built instead"))
+    wiring.connect()  # as every CLI command and the notebook surface do
     room.join(url, code, "Ada")
     dest = toolchain.ensure_built()
     assert toolchain.missing() == [] and dest == toolchain.bin_dir()
