@@ -46,6 +46,19 @@ def test_a_slow_but_whole_request_is_served(room):
         board.stop()
 
 
+def test_an_oversized_request_head_is_refused(room, capfd):
+    board = LiveBoard(create_app(room, kit=KIT)).start()
+    try:
+        with socket.create_connection(("127.0.0.1", board.port), timeout=10) as s:
+            # A head past the bound that has not ended yet: no more of it is buffered.
+            s.sendall(b"GET /api/ping HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " +
+                      b"a" * (SERVER_LIMITS["h11_max_incomplete_event_size"] + 1024))
+            assert s.recv(4096).startswith(b"HTTP/1.1 400")
+    finally:
+        board.stop()
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def test_the_server_is_bounded():
     assert SERVER_LIMITS["limit_concurrency"] and SERVER_LIMITS["h11_max_incomplete_event_size"]
     assert SERVER_LIMITS["timeout_keep_alive"] <= 10 and SERVER_LIMITS["proxy_headers"] is False
