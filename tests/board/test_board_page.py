@@ -108,3 +108,37 @@ def test_page_without_the_key_asks_for_it_and_shows_no_data(live_board, chromium
     page.fill("#key", r.new_instructor_key)
     page.click("#keyform button")
     simulate.wait_learners(page, 0, 20)
+
+
+@needs_browser
+def test_the_instructor_page_works_over_the_boards_https(tmp_path, chromium):
+    """On the room's network the page is served over HTTPS with the board's own
+    certificate (the instructor accepts the browser's warning once)."""
+    import json
+
+    from workshop.board import net, tls
+
+    r = Room(tmp_path / "board" / "room.sqlite")
+    cert = tls.certificate(tmp_path / "board")
+    board = LiveBoard(create_app(r, kit=KIT), cert=cert).start()
+    try:
+        assert board.url.startswith("https://")
+        with net.request("POST", f"{board.url}/api/join", pin=cert.fingerprint,
+                         headers={"X-Room-Code": r.code},
+                         body=json.dumps({"name": "Ada"}).encode()) as answer:
+            assert answer.status == 201
+        # A context of the module's browser that accepts the board's own certificate.
+        ctx = chromium.context.browser.new_context(ignore_https_errors=True)
+        try:
+            page = ctx.new_page()
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"{board.url}/#key={r.new_instructor_key}")
+            simulate.wait_learners(page, 1, 20)
+            assert page.locator("#grid-body td.name").inner_text() == "Ada"
+            assert errors == []
+        finally:
+            ctx.close()
+    finally:
+        board.stop()
+        r.close()
