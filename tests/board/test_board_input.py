@@ -231,7 +231,8 @@ def test_twenty_learners_times_thirty_big_reports_stay_small(tmp_path, clock):
         me = join(c, r, f"Flood {i}")
         for _ in range(30):
             clock.t += 1
-            assert post(c, r, me["token"], {"graded_at": clock.t, "report": body}).status_code == 201
+            answer = post(c, r, me["token"], {"graded_at": clock.t, "report": body})
+            assert answer.status_code == 201
     assert r.received_count() == 600 and r.report_count() == 20
     assert r.stored_bytes <= 20 * size
     r.close()
