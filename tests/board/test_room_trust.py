@@ -172,6 +172,8 @@ def test_a_name_from_the_board_is_stored_clean(fakes, learner):
     ("ftp://127.0.0.1:8765", "not the board's URL"),
     ("http://user:pw@127.0.0.1:8765", "only https://"),
     ("http://127.0.0.1:8765/somewhere?x=1", "only https://"),
+    ("http://127.0.0.1:99999", "not the board's URL"),
+    ("http://[::1", "not the board's URL"),
 ])
 def test_urls_the_client_will_not_use(learner, url, says):
     with pytest.raises(WorkshopError) as err:

@@ -57,7 +57,11 @@ def is_loopback(host: str) -> bool:
 
 def check_room_url(url: str, pin: str | None) -> None:
     """Raises ValueError (saying why) for a board URL the kit will not talk to."""
-    u = urlsplit(url)
+    try:
+        u = urlsplit(url)
+        u.port  # noqa: B018 (a port past 65535 or not a number raises here)
+    except ValueError:
+        raise ValueError(f"`{shown(url)}` is not the board's URL") from None
     if u.scheme not in ("http", "https") or not u.hostname:
         raise ValueError(f"`{shown(url)}` is not the board's URL")
     if u.username or u.password or u.query or u.fragment or u.path not in ("", "/"):
@@ -100,7 +104,7 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
 
 
 class Answer:
-    """One response; read() is bounded. Closing it closes the connection."""
+    """One response; json() reads a bounded amount. Closing it closes the connection."""
 
     def __init__(self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse):
         self._conn, self.resp = conn, resp
@@ -135,9 +139,10 @@ def request(method: str, url: str, *, pin: str | None, headers: dict | None = No
             body: bytes | None = None, timeout: float = 5) -> Answer:
     """One request to the board. Raises Untrusted (nothing sent) or another OSError
     (unreachable); a redirect raises Untrusted after its answer, which is dropped."""
-    u = urlsplit(url)
     try:
+        u = urlsplit(url)
         _check_transport(u.scheme, u.hostname or "", pin)
+        u.port  # noqa: B018 (raises ValueError for a bad port)
     except ValueError as exc:
         raise Untrusted(str(exc)) from None
     if u.scheme == "https":
