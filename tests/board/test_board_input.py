@@ -326,3 +326,32 @@ def test_database_wal_and_shm_are_private(tmp_path, clock):
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     again.close()
 
+
+
+def test_a_room_made_by_the_previous_kit_opens_and_keeps_working(tmp_path, clock):
+    """Rooms are kept across restarts, so across an upgrade of the kit too: the columns
+    added since (received, seq) are added, nothing is lost."""
+    import sqlite3
+
+    old = sqlite3.connect(tmp_path / "r.sqlite")
+    old.executescript("""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE learners (id TEXT PRIMARY KEY, name TEXT NOT NULL,
+          token_hash TEXT NOT NULL UNIQUE, joined_at REAL NOT NULL, last_seen REAL,
+          last_graded REAL);
+        CREATE TABLE checks (learner_id TEXT NOT NULL, check_id TEXT NOT NULL,
+          status TEXT NOT NULL, since REAL NOT NULL, at REAL NOT NULL, hint TEXT NOT NULL,
+          PRIMARY KEY (learner_id, check_id));
+        INSERT INTO meta VALUES ('room_code', 'ABCD-EFGH');
+        INSERT INTO learners VALUES ('old1', 'Grace', 'x', 1, 1, NULL);
+        INSERT INTO checks VALUES ('old1', '1.1.image', 'fail', 1, 1, 'an old hint');
+    """)
+    old.close()
+    r = Room(tmp_path / "r.sqlite", clock=clock)
+    assert r.code == "ABCD-EFGH"
+    c = client_for(r)
+    me = join(c, r)
+    assert post(c, r, me["token"], {"graded_at": clock.t, "report": report()}).status_code == 201
+    names = [learner["name"] for learner in r.board([], 600)["learners"]]
+    assert names == ["Ada", "Grace"] and r.received_count() == 1
+    r.close()
