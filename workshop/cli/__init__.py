@@ -12,11 +12,11 @@ import argparse
 import os
 import sys
 
-from workshop.cli import bench, board, lessons, platform, stack, views
+from workshop.cli import bench, board, lessons, platform, stack, trial, views
 from workshop.errors import WorkshopError
 
 # The order here is the order of `workshop --help`.
-GROUPS = (stack, lessons, views, platform, board, bench)
+GROUPS = (stack, lessons, views, platform, trial, board, bench)
 VERBS = {name: fn for group in GROUPS for name, fn in group.VERBS.items()}
 
 

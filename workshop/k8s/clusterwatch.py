@@ -21,7 +21,7 @@ from kubernetes import watch
 from kubernetes.client import CustomObjectsApi
 from kubernetes.client.rest import ApiException
 
-from workshop.k8s import kube, usage
+from workshop.k8s import access, kube, usage
 from workshop.k8s import timestamps
 
 WATCH_TIMEOUT_S = 20  # server-side: a watch ends and is resumed this often
@@ -58,6 +58,8 @@ class Snapshot:
     claims: dict[str, dict] = field(default_factory=dict)
     events: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
     error: str | None = None
+    # What the account may not read (a team's account on a real cluster), one line each.
+    missing: list[str] = field(default_factory=list)
 
 
 def _created(meta: dict) -> datetime | None:
@@ -81,27 +83,44 @@ def pod_row(obj: dict) -> PodRow:
 
 
 class _Kind:
-    """How to list and watch one kind, and where its objects go in the Snapshot."""
+    """How to list and watch one kind, and where its objects go in the Snapshot.
+    `narrow`: the namespaced lister to fall back on when the account may not list the
+    kind in every namespace; `missing`: the permission, said when it is refused."""
 
-    def __init__(self, name: str, lister, args: tuple = (), kwargs: dict | None = None):
+    def __init__(self, name: str, lister, args: tuple = (), kwargs: dict | None = None,
+                 missing: access.Missing | None = None, narrow=None):
         self.name, self.lister, self.args, self.kwargs = name, lister, args, kwargs or {}
+        self.missing, self.narrow = missing, narrow
 
 
 def _kinds() -> list[_Kind]:
     core = kube.core()
     custom = CustomObjectsApi(kube.api_client())
     return [
-        _Kind("nodes", core.list_node),
-        _Kind("pods", core.list_pod_for_all_namespaces),
+        _Kind("nodes", core.list_node, missing=access.Missing(
+            "list, watch", "nodes", "cluster-wide",
+            "every node with its instance type, zone, capacity type, price and how full it is")),
+        _Kind("pods", core.list_pod_for_all_namespaces, missing=access.Missing(
+            "list, watch", "pods", "all namespaces", "other namespaces' pods on the nodes"),
+            narrow=core.list_namespaced_pod),
         _Kind("events", core.list_event_for_all_namespaces,
-              kwargs={"field_selector": "involvedObject.kind=Pod"}),
-        _Kind("pools", custom.list_cluster_custom_object, ("karpenter.sh", "v1", "nodepools")),
-        _Kind("claims", custom.list_cluster_custom_object, ("karpenter.sh", "v1", "nodeclaims")),
+              kwargs={"field_selector": "involvedObject.kind=Pod"}, missing=access.Missing(
+                  "list, watch", "events", "all namespaces",
+                  "why other namespaces' pods are Pending"),
+              narrow=core.list_namespaced_event),
+        _Kind("pools", custom.list_cluster_custom_object, ("karpenter.sh", "v1", "nodepools"),
+              missing=access.Missing("list, watch", "nodepools.karpenter.sh", "cluster-wide",
+                                     "each NodePool with its weight and its limits in use")),
+        _Kind("claims", custom.list_cluster_custom_object, ("karpenter.sh", "v1", "nodeclaims"),
+              missing=access.Missing("list, watch", "nodeclaims.karpenter.sh", "cluster-wide",
+                                     "the nodes Karpenter is launching")),
     ]
 
 
 class ClusterWatch:
-    def __init__(self):
+    def __init__(self, namespace: str | None = None):
+        # Where to look when the account may read only one namespace's pods and events.
+        self.namespace = namespace
         self._lock = threading.Lock()
         self._state = Snapshot()
         self._stop = threading.Event()
@@ -144,7 +163,15 @@ class ClusterWatch:
     def list_once(self) -> "ClusterWatch":
         """Fill the snapshot with one list of each kind, no threads (`workshop nodes --once`)."""
         for kind in _kinds():
-            self._list(kind)
+            for _ in range(2):  # a refused list is tried once more, narrowed to the namespace
+                try:
+                    self._list(kind)
+                    break
+                except ApiException as exc:
+                    if exc.status not in (403, 404) or not self._refused(kind, exc.status):
+                        if exc.status in (403, 404):
+                            break
+                        raise
         return self
 
     @property
@@ -155,7 +182,7 @@ class ClusterWatch:
         with self._lock:
             s = self._state
             return Snapshot(dict(s.nodes), dict(s.pods), dict(s.pools), dict(s.claims),
-                            {k: list(v) for k, v in s.events.items()}, s.error)
+                            {k: list(v) for k, v in s.events.items()}, s.error, list(s.missing))
 
     # ------------------------------------------------------------ the threads
 
@@ -165,6 +192,10 @@ class ClusterWatch:
                 rv = self._list(kind)
                 self._watch(kind, rv)
             except ApiException as exc:
+                if exc.status in (403, 404):  # not allowed (or no such kind): narrow, or stop
+                    if self._refused(kind, exc.status):
+                        continue
+                    return
                 if exc.status != 410:  # 410: the watch expired; list again at once
                     self._error(f"{kind.name}: {exc.reason}")
                     self._stop.wait(RETRY_S)
@@ -216,6 +247,29 @@ class ClusterWatch:
                 raise ApiException(status=410, reason="watch expired") from exc
             finally:
                 self._watches.remove(w)
+
+    def _refused(self, kind: _Kind, status: int = 403) -> bool:
+        """The account may not list this kind (403), or the cluster has no such kind (404,
+        no Karpenter v1): True when a namespaced list replaces it (try again), False when
+        the kind is left out. Either way the snapshot says which, in one line."""
+        if status == 404:
+            line = f"{kind.missing.resource if kind.missing else kind.name}: not on this " \
+                   "cluster (Karpenter v1 is not installed?)"
+        else:
+            line = kind.missing.line() if kind.missing else f"{kind.name}: forbidden"
+        narrowed = status == 403 and kind.narrow is not None and self.namespace is not None
+        if narrowed:
+            line += f"; showing namespace {self.namespace} only"
+            kind.lister, kind.args, kind.narrow = kind.narrow, (self.namespace,), None
+        with self._lock:
+            if line not in self._state.missing:
+                self._state.missing.append(line)
+            if not narrowed:
+                self._listed.add(kind.name)
+        if len(self._listed) == 5:
+            self.synced.set()
+        self.changed.set()
+        return narrowed
 
     def _error(self, text: str) -> None:
         with self._lock:

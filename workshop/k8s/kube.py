@@ -13,6 +13,8 @@ import json
 import os
 import re
 import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -48,12 +50,67 @@ def _client_for(path: str, mtime: float, context: str | None) -> k8s.ApiClient:
     return k8s.ApiClient(cfg)
 
 
-def api_client() -> k8s.ApiClient:
-    path = kubeconfig_path()
+# Another cluster for the read-only tools (`--context`, `--kubeconfig`, `viewer(context=)`):
+# (kubeconfig, context), set only inside `target()`. A ContextVar, not a global, so a notebook's
+# check() keeps reading the workshop cluster while a viewer watches another.
+_TARGET: ContextVar[tuple[str | None, str | None]] = ContextVar("workshop_kube_target",
+                                                               default=(None, None))
+
+
+@contextmanager
+def target(kubeconfig: str | Path | None = None, context: str | None = None):
+    """Every client made inside reads this cluster: `kubeconfig` (default: $KUBECONFIG or
+    ~/.kube/config, as kubectl) and its `context` (default: its current one). With neither,
+    nothing changes (the workshop's own cluster)."""
+    token = _TARGET.set((str(kubeconfig) if kubeconfig else None, context or None))
+    try:
+        yield
+    finally:
+        _TARGET.reset(token)
+
+
+def remote() -> bool:
+    """Inside target(): another cluster than the workshop's own."""
+    return _TARGET.get() != (None, None)
+
+
+def _target_path(kubeconfig: str | None, context: str | None) -> Path:
+    if kubeconfig:
+        return Path(kubeconfig).expanduser()
+    if context:  # kubectl's lookup: the first file in $KUBECONFIG, else ~/.kube/config
+        first = (os.environ.get("KUBECONFIG") or "").split(os.pathsep)[0]
+        return Path(first or "~/.kube/config").expanduser()
+    return kubeconfig_path()
+
+
+def api_client(kubeconfig: str | Path | None = None, context: str | None = None) -> k8s.ApiClient:
+    """A client for the workshop's cluster, or for `kubeconfig`/`context` (or target()'s)."""
+    if kubeconfig is None and context is None:
+        kubeconfig, context = _TARGET.get()
+    path = _target_path(str(kubeconfig) if kubeconfig else None, context)
     if not path.exists():
+        if kubeconfig or context:
+            raise WorkshopError(f"no kubeconfig at {path}",
+                                fix="give `--kubeconfig FILE` (or set KUBECONFIG)")
         raise ClusterNotRunning(f"no kubeconfig at {path}")
-    context = os.environ.get("WORKSHOP_CONTEXT") or None
-    return _client_for(str(path), path.stat().st_mtime, context)
+    context = context or os.environ.get("WORKSHOP_CONTEXT") or None
+    try:
+        return _client_for(str(path), path.stat().st_mtime, context)
+    except k8s_config.ConfigException as exc:
+        raise WorkshopError(f"cannot use {path}: {str(exc).splitlines()[0][:200]}",
+                            fix="check the context's name (`kubectl config get-contexts`)") from None
+
+
+def context_namespace() -> str | None:
+    """The namespace the current kubeconfig context names, if any (kubectl's default)."""
+    kubeconfig, context = _TARGET.get()
+    path = _target_path(kubeconfig, context)
+    try:
+        contexts, current = k8s_config.list_kube_config_contexts(config_file=str(path))
+    except (k8s_config.ConfigException, OSError):
+        return None
+    chosen = next((c for c in contexts if c["name"] == context), None) if context else current
+    return ((chosen or {}).get("context") or {}).get("namespace")
 
 
 def core() -> k8s.CoreV1Api:
@@ -96,6 +153,11 @@ def ready(timeout_s: float = 2.0) -> bool:
 
 def require_cluster() -> None:
     if not ready():
+        if remote():
+            kubeconfig, context = _TARGET.get()
+            raise WorkshopError(
+                f"the cluster of {'context ' + context if context else kubeconfig} does not answer",
+                fix="check it with `kubectl --context ... get --raw /readyz` (VPN, credentials)")
         raise ClusterNotRunning()
 
 
@@ -204,6 +266,11 @@ def is_true(obj: dict | None, type_: str = "Ready") -> bool:
 # ---------------------------------------------------------------- errors
 
 
+class Forbidden(WorkshopError):
+    """The account may not do this (HTTP 403): the read-only tools show what they can and
+    name the permission (workshop/k8s/access.py)."""
+
+
 def api_error(exc: ApiException) -> WorkshopError:
     """The API's own reason (e.g. a CEL validation message), without the HTTP noise."""
     reason = exc.reason or "error"
@@ -216,7 +283,11 @@ def api_error(exc: ApiException) -> WorkshopError:
     shape_error, reason = plain != reason, plain
     if shape_error:
         fix = "change that field's shape in your YAML and apply again"
-    elif exc.status in (401, 403):
+    elif exc.status == 403:
+        return Forbidden(f"the API server refused: {reason}",
+                         fix="ask the cluster's admins for this read permission" if remote()
+                         else "the workshop's kubeconfig may be stale: run `make up`")
+    elif exc.status == 401:
         fix = "the workshop's kubeconfig may be stale: run `make up`"
     elif exc.status == 422:
         fix = "fix the field the API names above and apply again"

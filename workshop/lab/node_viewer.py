@@ -72,19 +72,29 @@ class Frame:
     error: str | None
     pool_names: list[str]
     namespaces: list[str]
+    # On a real cluster: what the account may not read (one line each), its pods on nodes
+    # it cannot see (namespace, pod, node), and instance types the kit's catalog lacks.
+    missing: list[str] = field(default_factory=list)
+    unseen: list[tuple[str, str, str]] = field(default_factory=list)
+    unpriced: list[str] = field(default_factory=list)
 
 
 _PRICES: dict = {}
 
 
 def _catalog_price(it: str, zone: str, cap: str) -> float | None:
+    """The kit's catalog price; on a real cluster (other zones, other regions) the type's
+    cheapest price for that capacity type in the catalog's zones."""
     if not _PRICES:
         try:
-            _PRICES.update({(o.instance_type, o.zone, o.capacity_type): o.price
-                            for o in catalog.load_catalog().offerings})
+            for o in catalog.load_catalog().offerings:
+                _PRICES[(o.instance_type, o.zone, o.capacity_type)] = o.price
+                any_zone = (o.instance_type, None, o.capacity_type)
+                _PRICES[any_zone] = min(o.price, _PRICES.get(any_zone, o.price))
         except catalog.CatalogError:
             _PRICES[None] = None  # no catalog: prices come from node labels only
-    return _PRICES.get((it, zone, cap))
+    found = _PRICES.get((it, zone, cap))
+    return found if found is not None else _PRICES.get((it, None, cap))
 
 
 def _price(n: NodeRow) -> float | None:
@@ -146,9 +156,14 @@ def frame(s: Snapshot, pool: str | None = None, namespace: str | None = None) ->
     total_used = total_alloc = usage.Requests()
     for line in lines:
         total_used, total_alloc = total_used + line.used, total_alloc + line.allocatable
+    unseen = sorted((p.namespace, p.name, p.node) for p in s.pods.values()
+                    if p.node and p.node not in s.nodes and p.phase not in DONE_PHASES
+                    and (not namespace or p.namespace == namespace))
+    unpriced = sorted({x.instance_type for x in lines if x.price is None and x.instance_type})
     return Frame(lines, shown_pools, waiting, sum(x.pods for x in lines),
                  sum(x.price or 0.0 for x in lines), total_used, total_alloc, s.error,
-                 sorted(s.pools), sorted({p.namespace for p in s.pods.values()}))
+                 sorted(s.pools), sorted({p.namespace for p in s.pods.values()}),
+                 list(s.missing), unseen, unpriced)
 
 
 # ---------------------------------------------------------------- text (the terminal)
@@ -188,6 +203,12 @@ def text(f: Frame, max_pending: int = 10) -> str:
                    f"{n.pods} pods{state}")
     if not f.nodes:
         out.append("no nodes")
+    if f.unseen:
+        out.append(f"{len(f.unseen)} pods on nodes this account cannot read:")
+        for ns, name, node in f.unseen[:max_pending]:
+            out.append(f"  {ns}/{name} on {node}")
+        if len(f.unseen) > max_pending:
+            out.append(f"  … and {len(f.unseen) - max_pending} more")
     if f.pending:
         out.append("")
         out.append(f"{len(f.pending)} pending:")
@@ -195,7 +216,18 @@ def text(f: Frame, max_pending: int = 10) -> str:
             out.append(f"  {ns}/{name}: {why[:160]}")
         if len(f.pending) > max_pending:
             out.append(f"  … and {len(f.pending) - max_pending} more")
+    out += _notes(f)
     return "\n".join(out)
+
+
+def _notes(f: Frame) -> list[str]:
+    """What this account may not see and prices the catalog lacks: one line each."""
+    out = [""] if f.missing or f.unpriced else []
+    out += f.missing
+    if f.unpriced:
+        out.append(f"no price: {', '.join(f.unpriced[:8])} not in the kit's catalog "
+                   "(its prices are us-west-2 list prices)")
+    return out
 
 
 # ---------------------------------------------------------------- HTML (the notebook)
@@ -264,7 +296,14 @@ def to_html(f: Frame, max_pending: int = 20) -> str:
                         for ns, name, why in f.pending[:max_pending])
         more = f"<li>… and {len(f.pending) - max_pending} more</li>" if len(f.pending) > max_pending else ""
         pend = f"<b>{len(f.pending)} pending</b><ul class='wv-pending'>{items}{more}</ul>"
-    return f"<div class='workshop-viewer'>{_STYLE}{head}{pools_html}{nodes_html}{pend}</div>"
+    if f.unseen:
+        items = "".join(f"<li><code>{e(ns)}/{e(name)}</code> on {e(node)}</li>"
+                        for ns, name, node in f.unseen[:max_pending])
+        pend = (f"<b>{len(f.unseen)} pods on nodes this account cannot read</b>"
+                f"<ul class='wv-unseen'>{items}</ul>") + pend
+    notes = "".join(f"<div class='wv-note'>{e(line)}</div>" for line in _notes(f) if line)
+    return (f"<div class='workshop-viewer'>{_STYLE}{head}{pools_html}{nodes_html}{pend}"
+            f"{notes}</div>")
 
 
 # ---------------------------------------------------------------- the live loop
@@ -278,7 +317,7 @@ class Live:
         self.pool, self.namespace = pool, namespace
         self.on_render = on_render
         self.interval = 1.0 / renders_per_s
-        self.watch = ClusterWatch()
+        self.watch = ClusterWatch(_home_namespace(namespace))
         self.last_error: Exception | None = None
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="workshop-viewer")
@@ -370,35 +409,55 @@ def _close_current() -> None:
         old.close()
 
 
-def viewer(pool: str | None = None, namespace: str | None = None) -> None:
-    """Show the live node viewer (replaces one shown earlier: its watches stop)."""
+def viewer(pool: str | None = None, namespace: str | None = None,
+           context: str | None = None, kubeconfig: str | None = None) -> None:
+    """Show the live node viewer (replaces one shown earlier: its watches stop).
+    `context`/`kubeconfig`: another cluster running Karpenter v1, read only."""
     from workshop.k8s import kube
 
-    kube.require_cluster()
-    _close_current()
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        get_ipython = None
-    if get_ipython is None or get_ipython() is None:
-        print(text(snapshot_frame(pool, namespace)))
-        return
-    from IPython.display import display
+    with kube.target(kubeconfig, context):  # the watches' clients are made inside
+        kube.require_cluster()
+        _close_current()
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            get_ipython = None
+        if get_ipython is None or get_ipython() is None:
+            print(text(snapshot_frame(pool, namespace)))
+            return
+        from IPython.display import display
 
-    v = Viewer(pool, namespace)
-    _current["viewer"] = v
-    v.live.start()
+        v = Viewer(pool, namespace)
+        _current["viewer"] = v
+        v.live.start()
     display(v.widget)
+
+
+def _home_namespace(namespace: str | None) -> str:
+    """Where to look when the account may read only one namespace: the filter's, else the
+    kubeconfig context's, else `default` (kubectl's rule)."""
+    from workshop.k8s import kube
+
+    return namespace or kube.context_namespace() or "default"
 
 
 def snapshot_frame(pool: str | None = None, namespace: str | None = None) -> Frame:
     """One frame from one list of each kind (no watches)."""
-    return frame(ClusterWatch().list_once().snapshot(), pool, namespace)
+    return frame(ClusterWatch(_home_namespace(namespace)).list_once().snapshot(), pool, namespace)
 
 
 def run_terminal(pool: str | None = None, namespace: str | None = None,
-                 once: bool = False) -> int:
-    """`workshop nodes`: redraw on every change (at most RENDERS_PER_S) until Ctrl-C."""
+                 once: bool = False, context: str | None = None,
+                 kubeconfig: str | None = None) -> int:
+    """`workshop nodes`: redraw on every change (at most RENDERS_PER_S) until Ctrl-C.
+    `context`/`kubeconfig`: another cluster, read only."""
+    from workshop.k8s import kube
+
+    with kube.target(kubeconfig, context):
+        return _run_terminal(pool, namespace, once)
+
+
+def _run_terminal(pool: str | None, namespace: str | None, once: bool) -> int:
     from workshop.k8s import kube
 
     kube.require_cluster()

@@ -16,6 +16,7 @@ leaves them to look around).
 from __future__ import annotations
 
 import math
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -35,6 +36,9 @@ TIMEOUT_S = 90.0
 # A pod the scheduler has turned down but Karpenter has not answered for this long is
 # reported with the scheduler's reason (Karpenter batches pods for 1-10 s, then speaks).
 SILENT_S = 25.0
+# A pod Karpenter launched a node for that still waits this long is reported as waiting
+# (e.g. a node whose startup taint an agent must lift first).
+LAUNCH_S = 45.0
 # A workload with fewer pods than it asks for this long: its controller's event says why.
 NO_PODS_S = 15.0
 NODEPOOL = "karpenter.sh/nodepool"
@@ -106,12 +110,12 @@ def run(paths, keep: bool = False, progress: Callable[[str], None] = print,
         raise WorkshopError("nothing to try: the files hold no Deployment, StatefulSet, Job, "
                             "CronJob, ReplicaSet, Pod or NodePool",
                             fix="give the manifests of a workload (e.g. `helm template` output)")
-    start = datetime.now(timezone.utc)
+    # Nodes running before the trial: any other node holding its pods was launched for it
+    # (names, not creation times: those have whole seconds only).
+    before = {n["metadata"]["name"] for n in kube.list_("v1", "Node")}
     t0 = time.monotonic()
     progress(f"trying {len(pl.workloads)} workload(s) in namespace {namespace}"
              + (f" with NodePool(s) {', '.join(pl.pools)}" if pl.pools else ""))
-    for note in pl.notes:
-        progress(f"  adapted: {note}")
     outcomes = {w.key: Outcome(w) for w in pl.workloads}
     rejected: list[str] = []
     nodes: dict[str, NodeSeen] = {}
@@ -121,7 +125,7 @@ def run(paths, keep: bool = False, progress: Callable[[str], None] = print,
                      "metadata": {"name": namespace, "labels": {TRIAL_LABEL: namespace}}}],
                    field_manager=FIELD_MANAGER)
         _apply_all(pl, outcomes, rejected, progress)
-        _wait(pl, outcomes, nodes, start, t0, timeout_s, progress)
+        _wait(pl, outcomes, nodes, before, t0, timeout_s, progress)
     finally:
         if not keep:
             cleaned = cleanup(namespace, pl.pools, nodes)
@@ -161,7 +165,7 @@ def _apply_all(pl: Plan, outcomes: dict[str, Outcome], rejected: list[str],
 
 
 def _wait(pl: Plan, outcomes: dict[str, Outcome], nodes: dict[str, NodeSeen],
-          start: datetime, t0: float, timeout_s: float,
+          before: set[str], t0: float, timeout_s: float,
           progress: Callable[[str], None]) -> None:
     last, last_said = "", 0.0
     prices = {(o.instance_type, o.zone, o.capacity_type): o.price
@@ -178,21 +182,25 @@ def _wait(pl: Plan, outcomes: dict[str, Outcome], nodes: dict[str, NodeSeen],
             if out.rejected:
                 continue
             mine = [p for p in pods
-                    if (p["metadata"].get("labels") or {}).get(WORKLOAD_LABEL) == out.workload.key]
+                    if (p["metadata"].get("labels") or {}).get(WORKLOAD_LABEL) == out.workload.key
+                    and not p["metadata"].get("deletionTimestamp")]  # e.g. a replaced rollout's
+            out.placed, out.waiting = {}, {}
             for p in mine:
                 name, node = p["metadata"]["name"], (p.get("spec") or {}).get("nodeName")
                 if node:
                     out.placed[name] = node
-                    out.waiting.pop(name, None)
                     if node not in nodes:
-                        seen = _node_seen(node, start, prices)
+                        seen = _node_seen(node, node not in before, prices)
                         if seen:
                             nodes[node] = seen
-                elif not p["metadata"].get("deletionTimestamp"):
+                else:
                     why = pending.from_events(events.get(name, []))
+                    if why.verdict == "launching":
+                        why = _startup_taint(why) or why
                     out.waiting[name] = why
                     age = _age(p)
-                    if why.verdict == "launching" or (why.verdict == "scheduler" and age < SILENT_S):
+                    if (why.verdict == "launching" and age < LAUNCH_S) or \
+                            (why.verdict == "scheduler" and age < SILENT_S):
                         settled = False
             if len(mine) < out.workload.pods and not out.no_pods:
                 if elapsed < NO_PODS_S:
@@ -211,12 +219,29 @@ def _wait(pl: Plan, outcomes: dict[str, Outcome], nodes: dict[str, NodeSeen],
         time.sleep(1.0)
 
 
+def _startup_taint(why: pending.Pending) -> pending.Pending | None:
+    """A pod nominated for a NodeClaim whose node is up but still carries the pool's
+    startupTaints waits for an agent to lift them (lesson 03): nothing more will happen."""
+    match = re.search(r"nodeclaim/([\w.-]+)", why.event or "")
+    claim = kube.get(defaults.NODEPOOL_API, "NodeClaim", match.group(1)) if match else None
+    taints = ((claim or {}).get("spec") or {}).get("startupTaints") or []
+    node_name = ((claim or {}).get("status") or {}).get("nodeName")
+    node = kube.get("v1", "Node", node_name) if node_name and taints else None
+    left = [t for t in (node or {}).get("spec", {}).get("taints") or []
+            if any(t.get("key") == s.get("key") for s in taints)]
+    if not left:
+        return None
+    text = ", ".join(f"{t['key']}={t.get('value', '')}:{t['effect']}" for t in left)
+    return pending.Pending("startup", f"its node {node_name} is up but keeps the NodePool's "
+                           f"startupTaint {text} until an agent lifts it")
+
+
 def _age(pod: dict) -> float:
     created = kube.event_time({"metadata": pod["metadata"]})
     return (datetime.now(timezone.utc) - created).total_seconds()
 
 
-def _node_seen(name: str, start: datetime, prices: dict) -> NodeSeen | None:
+def _node_seen(name: str, new: bool, prices: dict) -> NodeSeen | None:
     node = kube.get("v1", "Node", name)
     if node is None:
         return None
@@ -227,8 +252,7 @@ def _node_seen(name: str, start: datetime, prices: dict) -> NodeSeen | None:
         price = float(labels[catalog.NODE_VIEWER_PRICE])
     except (KeyError, ValueError):
         price = prices.get((it, zone, cap))
-    created = kube.event_time({"metadata": node["metadata"]})
-    return NodeSeen(name, labels.get(NODEPOOL, ""), it, cap, zone, price, created >= start)
+    return NodeSeen(name, labels.get(NODEPOOL, ""), it, cap, zone, price, new)
 
 
 def _controller_reason(w: Workload, namespace: str) -> str:
@@ -248,6 +272,7 @@ def _progress_line(outcomes: dict[str, Outcome]) -> str:
     launching = sum(1 for o in outcomes.values() for p in o.waiting.values() if p.verdict == "launching")
     cannot = sum(1 for o in outcomes.values() for p in o.waiting.values() if p.verdict == "cannot")
     other = sum(1 for o in outcomes.values() for p in o.waiting.values() if p.verdict == "scheduler")
+    startup = sum(1 for o in outcomes.values() for p in o.waiting.values() if p.verdict == "startup")
     parts = [f"{placed} placed"]
     if launching:
         parts.append(f"{launching} waiting for a node Karpenter is launching")
@@ -255,6 +280,8 @@ def _progress_line(outcomes: dict[str, Outcome]) -> str:
         parts.append(f"{cannot} Karpenter cannot place")
     if other:
         parts.append(f"{other} waiting for the scheduler/Karpenter")
+    if startup:
+        parts.append(f"{startup} on a node behind a startup taint")
     return "pods: " + ", ".join(parts)
 
 
@@ -342,6 +369,8 @@ def _workload_lines(o: Outcome, r: Report, sharers: dict[str, set[str]]) -> list
     if o.rejected:
         return [head + f"rejected by the API server: {o.rejected}"]
     total = len(o.placed) + len(o.waiting)
+    if w.pods == 0 and not total:
+        return [head + "asks for no pods (replicas: 0): nothing to place"]
     head += f"{len(o.placed)} of {max(total, w.pods)} pod(s) placed"
     lines = [head]
     if o.no_pods and total < w.pods:
@@ -365,10 +394,14 @@ def _workload_lines(o: Outcome, r: Report, sharers: dict[str, set[str]]) -> list
         lines.append(f"  cost: ${cost:.4f}/h for {len(seen)} node(s)"
                      + (f" ({old} already running before the trial)" if old else "")
                      + (f"; shared with {', '.join(shared)}" if shared else ""))
-    for pod, why in list(o.waiting.items())[:3]:
-        lines.append(f"  Pending {pod}: {why.text}")
-    if len(o.waiting) > 3:
-        lines.append(f"  … and {len(o.waiting) - 3} more Pending")
+    reasons: dict[str, list[str]] = {}
+    for pod, why in o.waiting.items():
+        reasons.setdefault(why.text, []).append(pod)
+    for text, pods in list(reasons.items())[:3]:
+        who = pods[0] if len(pods) == 1 else f"{len(pods)} pods ({pods[0]}, …)"
+        lines.append(f"  Pending {who}: {text}")
+    if len(reasons) > 3:
+        lines.append(f"  … and {len(reasons) - 3} more reasons")
     lines += _verdict_lines(o, r, by_pool)
     return lines
 
@@ -380,12 +413,15 @@ def _verdict_lines(o: Outcome, r: Report, by_pool: dict[str, list[NodeSeen]]) ->
         return ["  ✓ the platform's default pools serve it"]
     lines = []
     if o.waiting:
-        events = [p.event for p in o.waiting.values() if p.event]
+        events = [p.event for p in o.waiting.values() if p.event and p.verdict == "cannot"]
         if events:
             lines.append("  fix: " + pending.pending_hint(events[0], r.known_keys))
-        if not any(p.verdict == "cannot" for p in o.waiting.values()):
+        elif any(p.verdict == "startup" for p in o.waiting.values()):
+            lines.append("  fix: run the agent that lifts the startup taint (here: "
+                         "remove_taint() in the notebook); the pool itself serves it")
+        else:
             lines.append("  (Karpenter had not decided when the trial stopped; "
-                         "`--keep` and `workshop explain` look further)")
+                         "`--keep`, then `workshop explain POD -n NAMESPACE`, looks further)")
     files_pools = pools & set(r.plan.pools)
     if files_pools and not o.waiting:
         weights = [_weight(p) for p in files_pools]
@@ -396,6 +432,8 @@ def _verdict_lines(o: Outcome, r: Report, by_pool: dict[str, list[NodeSeen]]) ->
             lines.append(f"  served by your NodePool {', '.join(sorted(files_pools))}; it outranks "
                          "the defaults (weight ≥ 50), so they were not tried")
         return lines
+    if o.waiting and not any(p.verdict == "cannot" for p in o.waiting.values()):
+        return lines  # undecided: no verdict on the defaults, no draft
     if o.waiting or not on_defaults:
         lines.append("  ✗ the platform's default pools do not serve it")
         lines += _draft_lines(o, r)

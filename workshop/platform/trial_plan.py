@@ -119,7 +119,9 @@ def plan(docs: list[tuple[str, dict]], namespace: str, scope: Scope) -> Plan:
             pl.notes.append(f"{what}: not created; everything goes into {namespace}")
             continue
         if kind == "NodePool" and obj["apiVersion"].startswith("karpenter.sh/"):
-            pools.append(_nodepool(obj, namespace, pl))
+            earlier = [p for p in pools if p["metadata"]["name"] == name]
+            pools = [p for p in pools if p["metadata"]["name"] != name]  # the last one stays
+            pools.append(_nodepool(obj, namespace, pl, quiet=bool(earlier)))
             continue
         where = scope(obj["apiVersion"], kind)
         if where is None:
@@ -157,6 +159,11 @@ def plan(docs: list[tuple[str, dict]], namespace: str, scope: Scope) -> Plan:
                 obj["spec"]["podManagementPolicy"] = "Parallel"
                 pl.notes.append(f"{what}: pods start together for the trial "
                                 "(podManagementPolicy: Parallel), not one by one")
+            earlier = [x for x in pl.workloads if x.key == w.key]
+            if earlier:  # applied in order, as `kubectl apply -f DIR`: the last one stays
+                pl.workloads.remove(earlier[0])
+                pl.notes.append(f"{what}: in {earlier[0].source} and {source}; the trial "
+                                f"applies both in order, so {source}'s stays")
             pl.workloads.append(w)
         rest.append(obj)
     if moved:
@@ -174,7 +181,7 @@ def plan(docs: list[tuple[str, dict]], namespace: str, scope: Scope) -> Plan:
     return pl
 
 
-def _nodepool(obj: dict, namespace: str, pl: Plan) -> dict:
+def _nodepool(obj: dict, namespace: str, pl: Plan, quiet: bool = False) -> dict:
     meta = obj["metadata"]
     meta.pop("namespace", None)
     meta.setdefault("labels", {})[TRIAL_LABEL] = namespace
@@ -182,7 +189,9 @@ def _nodepool(obj: dict, namespace: str, pl: Plan) -> dict:
     ref = tmpl.get("nodeClassRef") or {}
     local = {"group": defaults.NODECLASS_API.split("/")[0], "kind": "KWOKNodeClass",
              "name": defaults.NODECLASS}
-    if ref != local:
+    if quiet:
+        pass  # the same NodePool again (a later step of it): said once
+    elif ref != local:
         was = f"{ref.get('kind', '?')}/{ref.get('name', '?')}" if ref else "none"
         pl.notes.append(f"NodePool {meta['name']}: tried too; nodeClassRef {was} → "
                         f"KWOKNodeClass/{defaults.NODECLASS} (the local node class)")
