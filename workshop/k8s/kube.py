@@ -62,6 +62,9 @@ def target(kubeconfig: str | Path | None = None, context: str | None = None):
     """Every client made inside reads this cluster: `kubeconfig` (default: $KUBECONFIG or
     ~/.kube/config, as kubectl) and its `context` (default: its current one). With neither,
     nothing changes (the workshop's own cluster)."""
+    if not kubeconfig and not context:  # keep whatever an outer target() chose
+        yield
+        return
     token = _TARGET.set((str(kubeconfig) if kubeconfig else None, context or None))
     try:
         yield

@@ -41,7 +41,7 @@ from workshop.lab.tables import Show
 from workshop.lab.waits import WaitFor
 
 __all__ = ["use_lesson", "check", "apply_yaml", "show", "wait_for", "remove_taint",
-           "solution_mode", "viewer", "explain"]
+           "solution_mode", "viewer", "explain", "try_workload", "try_"]
 
 
 def use_lesson(n: int) -> None:
@@ -124,17 +124,39 @@ wait_for = WaitFor()
 
 
 @friendly
-def viewer(pool: str | None = None, namespace: str | None = None) -> None:
-    """The live node viewer (Kubernetes watches; running the cell again replaces it)."""
-    node_viewer.viewer(pool, namespace)
+def viewer(pool: str | None = None, namespace: str | None = None,
+           context: str | None = None, kubeconfig: str | None = None) -> None:
+    """The live node viewer (Kubernetes watches; running the cell again replaces it).
+    `context=`/`kubeconfig=`: another cluster running Karpenter v1 (EKS too), read only."""
+    node_viewer.viewer(pool, namespace, context=context, kubeconfig=kubeconfig)
 
 
 @friendly
-def explain(pod: str, namespace: str | None = None):
+def explain(pod: str, namespace: str | None = None, context: str | None = None,
+            kubeconfig: str | None = None):
     """Why this pod runs where it does (or is still Pending): NodePool by NodePool, then
-    the instance types that fit. `pod` may be a Deployment's name (its first pod)."""
+    the instance types that fit. `pod` may be a Deployment's name (its first pod).
+    `context=`/`kubeconfig=`: another cluster, read only."""
+    if context or kubeconfig:
+        with kube.target(kubeconfig, context):
+            kube.require_cluster()
+            return explanation.explain_pod(pod, namespace or kube.context_namespace() or "default")
     kube.require_cluster()
     return explanation.explain_pod(pod, namespace or default_namespace(None))
+
+
+@friendly
+def try_workload(*paths: str, keep: bool = False):
+    """Try your own manifests (files or directories, e.g. `helm template` output) against
+    the platform's pools, as `workshop try`: per workload the NodePool, instance types and
+    cost, or why it stays Pending and the fix (and a custom-pool request where the defaults
+    do not serve it). Your files are only read; `keep=True` leaves the trial to look at."""
+    from workshop.platform import trial
+
+    return trial.run(paths, keep=keep, progress=print)
+
+
+try_ = try_workload  # `try` is a Python keyword
 
 
 register_magic()

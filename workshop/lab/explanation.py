@@ -29,7 +29,7 @@ from datetime import datetime
 
 from workshop.instances import catalog
 from workshop.instances.quantity import quantity_or_zero
-from workshop.k8s import kube, pending, taints, usage
+from workshop.k8s import access, kube, pending, taints, usage
 from workshop.errors import WorkshopError
 from workshop.k8s import timestamps
 from workshop.names import KARPENTER_API, NODEPOOL_LABEL as NODEPOOL
@@ -45,6 +45,9 @@ PRICE_NOTE = ("Price decides here: the kwok provider launches the cheapest offer
               "spot uses the price-capacity-optimized strategy, so AWS may pick a slightly "
               "pricier spot pool with more capacity.")
 TOP = 6
+CATALOG_NOTE = ("Instance types and prices above come from the kit's catalog (a subset of "
+                "AWS's, us-west-2 list prices); on EKS Karpenter chooses among every type "
+                "the pool admits.")
 
 
 # ---------------------------------------------------------------- the pod's side
@@ -260,15 +263,40 @@ def predict(verdict: PoolVerdict) -> catalog.Offering | None:
     return verdict.fitting[0] if verdict.fitting else None
 
 
-def explain_pod(name: str, namespace: str) -> Explanation:
+def _nodepools(missing: list[access.Missing]) -> list[dict] | None:
+    """The NodePools, or None when this account may not list them (or the cluster has
+    no Karpenter v1)."""
+    try:
+        return access.attempt(lambda: kube.list_(KARPENTER_API, "NodePool"),
+                              access.NODEPOOLS, missing)
+    except WorkshopError as exc:  # the kind is unknown here: no Karpenter v1
+        if "does not know kind" not in exc.message:
+            raise
+        missing.append(access.Missing("-", "nodepools.karpenter.sh", "not on this cluster",
+                                      "nothing: Karpenter v1 is not installed here"))
+        return None
+
+
+def explain_pod(name: str, namespace: str, context: str | None = None,
+                kubeconfig: str | None = None) -> Explanation:
+    """`context`/`kubeconfig`: another cluster running Karpenter v1, read only; where the
+    account may not read something, the story says which permission is missing."""
+    with kube.target(kubeconfig, context):
+        return _explain_pod(name, namespace)
+
+
+def _explain_pod(name: str, namespace: str) -> Explanation:
+    missing: list[access.Missing] = []
     pod = _find_pod(name, namespace)
     meta, spec = pod["metadata"], pod.get("spec") or {}
     pod_name = f"{meta['namespace']}/{meta['name']}"
     req = usage.pod_requests(spec)
     cat = catalog.load_catalog()
-    pools = ordered(kube.list_(KARPENTER_API, "NodePool"))
+    listed = _nodepools(missing)
+    pools = ordered(listed or [])
     node_name = spec.get("nodeName") or ""
-    node = kube.get("v1", "Node", node_name) if node_name else None
+    node = access.attempt(lambda: kube.get("v1", "Node", node_name), access.NODE,
+                          missing) if node_name else None
     home = ((node or {}).get("metadata", {}).get("labels") or {}).get(NODEPOOL)
     freed = ((node or {}).get("status") or {}).get("capacity") or {}
     verdicts = [judge(p, spec, req, cat, freed if p["metadata"]["name"] == home else None)
@@ -277,11 +305,14 @@ def explain_pod(name: str, namespace: str) -> Explanation:
     pod_reqs = pod_requirements(spec)
     lines.append((0, f"Pod {pod_name}: requests {req}"
                   + (f"; requires {', '.join(_req_text(r) for r in pod_reqs)}" if pod_reqs else "")))
-    if node is None:
-        _pending_story(pod, verdicts, lines)
+    if node is not None:
+        _placed_story(pod, node, verdicts, cat, lines, missing)
+    elif node_name:
+        lines.append((0, f"Runs on node {node_name} (its instance type and price: see below)."))
     else:
-        _placed_story(pod, node, verdicts, cat, lines)
-    lines.append((0, "NodePools in the order Karpenter tries them (weight, then name, later name first):"))
+        _pending_story(pod, verdicts, lines, missing, known=listed is not None)
+    if listed is not None:
+        lines.append((0, "NodePools in the order Karpenter tries them (weight, then name, later name first):"))
     for v in verdicts:
         mark = "✓ could launch a node for it" if v.ok else f"✗ {v.why}"
         lines.append((1, f"{v.name} (weight {v.weight}): {mark}"))
@@ -299,13 +330,24 @@ def explain_pod(name: str, namespace: str) -> Explanation:
         if served.over_limit:
             lines.append((1, f"left out by the pool's limits: {', '.join(served.over_limit[:8])}"))
         lines.append((0, PRICE_NOTE))
+        if kube.remote():
+            lines.append((0, CATALOG_NOTE))
+    for m in missing:
+        lines.append((0, m.line() if m.verbs != "-" else f"{m.resource}: {m.scope} ({m.shows})"))
     return Explanation(pod_name, lines)
 
 
-def _pending_story(pod: dict, verdicts: list[PoolVerdict], lines: list) -> None:
-    said = pending.of(pod)
+def _pending_story(pod: dict, verdicts: list[PoolVerdict], lines: list,
+                   missing: list[access.Missing], known: bool = True) -> None:
+    said = (access.attempt(lambda: pending.of(pod), access.EVENTS, missing)
+            or pending.Pending("scheduler", None))
     ok = [v for v in verdicts if v.ok]
-    if ok:
+    if not known:
+        lines.append((0, "Pending" + (f" ({said.verdict}: Karpenter "
+                                      + ("is launching a node for it)." if said.verdict == "launching"
+                                         else "cannot place it).") if said.verdict != "scheduler"
+                                      else ": Karpenter has not spoken yet.")))
+    elif ok:
         lines.append((0, f"Pending: NodePool {ok[0].name} can serve it; Karpenter "
                          + ("is launching a node for it." if said.verdict == "launching"
                             else "has not acted yet (it batches pending pods for a few seconds).")))
@@ -319,16 +361,30 @@ def _pending_story(pod: dict, verdicts: list[PoolVerdict], lines: list) -> None:
         lines.append((1, said.event))
 
 
+def _node_price(labels: dict, cat: catalog.Catalog) -> tuple[float | None, str]:
+    """The node's price per hour and where it came from: the eks-node-viewer label the kwok
+    provider sets, else the kit's catalog (on EKS), else nothing (a type it lacks)."""
+    try:
+        return float(labels[catalog.NODE_VIEWER_PRICE]), ""
+    except (KeyError, ValueError):
+        pass
+    it, cap = labels.get(catalog.INSTANCE_TYPE, ""), labels.get(catalog.CAPACITY_TYPE, "")
+    prices = [o.price for o in cat.offerings if o.instance_type == it and o.capacity_type == cap]
+    if prices:
+        return min(prices), " (the kit's catalog price)"
+    return None, f" ({it or 'its type'} is not in the kit's catalog: no price)"
+
+
 def _placed_story(pod: dict, node: dict, verdicts: list[PoolVerdict], cat: catalog.Catalog,
-                  lines: list) -> None:
+                  lines: list, missing: list[access.Missing]) -> None:
     labels = node["metadata"].get("labels") or {}
     pool = labels.get(NODEPOOL, "")
-    price = labels.get(catalog.NODE_VIEWER_PRICE)
+    price, source = _node_price(labels, cat)
     lines.append((0, f"Runs on {node['metadata']['name']}: {labels.get(catalog.INSTANCE_TYPE, '?')} "
                      f"{labels.get(catalog.CAPACITY_TYPE, '?')} in {labels.get(catalog.ZONE, '?')}"
-                     + (f" at ${float(price):.4f}/h" if price else "")
+                     + (f" at ${price:.4f}/h" if price is not None else "") + source
                      + (f", NodePool {pool}" if pool else ", not a Karpenter node")))
-    nominated = pending.nomination(pod)
+    nominated = access.attempt(lambda: pending.nomination(pod), access.EVENTS, missing) or ""
     node_t, pod_t = _time(node), _time(pod)
     if nominated:  # "nodeclaim/X" for a new launch; "..., node/Y" for a node that exists
         existing = "node/" in nominated
@@ -337,9 +393,12 @@ def _placed_story(pod: dict, node: dict, verdicts: list[PoolVerdict], cat: catal
     if existing:
         lines.append((1, "It went onto a node that already existed (or was already being "
                          "launched): Karpenter fills room on existing nodes before launching new ones."))
-    on_node = kube.call(kube.core().list_pod_for_all_namespaces,
-                        field_selector=f"spec.nodeName={node['metadata']['name']}")
-    others = [p for p in (kube.api_client().sanitize_for_serialization(x) for x in on_node.items)
+    on_node = access.attempt(
+        lambda: kube.call(kube.core().list_pod_for_all_namespaces,
+                          field_selector=f"spec.nodeName={node['metadata']['name']}"),
+        access.PODS_ON_NODE, missing)
+    others = [p for p in (kube.api_client().sanitize_for_serialization(x)
+                          for x in (on_node.items if on_node is not None else []))
               if p["metadata"]["uid"] != pod["metadata"]["uid"]
               and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
     if others:
