@@ -60,6 +60,7 @@ class Snapshot:
     error: str | None = None
     # What the account may not read (a team's account on a real cluster), one line each.
     missing: list[str] = field(default_factory=list)
+    hidden: set[str] = field(default_factory=set)  # kinds left out entirely ("nodes", ...)
 
 
 def _created(meta: dict) -> datetime | None:
@@ -182,7 +183,8 @@ class ClusterWatch:
         with self._lock:
             s = self._state
             return Snapshot(dict(s.nodes), dict(s.pods), dict(s.pools), dict(s.claims),
-                            {k: list(v) for k, v in s.events.items()}, s.error, list(s.missing))
+                            {k: list(v) for k, v in s.events.items()}, s.error, list(s.missing),
+                            set(s.hidden))
 
     # ------------------------------------------------------------ the threads
 
@@ -266,6 +268,7 @@ class ClusterWatch:
                 self._state.missing.append(line)
             if not narrowed:
                 self._listed.add(kind.name)
+                self._state.hidden.add(kind.name)
         if len(self._listed) == 5:
             self.synced.set()
         self.changed.set()

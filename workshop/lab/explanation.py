@@ -45,6 +45,7 @@ PRICE_NOTE = ("Price decides here: the kwok provider launches the cheapest offer
               "spot uses the price-capacity-optimized strategy, so AWS may pick a slightly "
               "pricier spot pool with more capacity.")
 TOP = 6
+KWOK_GROUP = "karpenter.kwok.sh"
 CATALOG_NOTE = ("Instance types and prices above come from the kit's catalog (a subset of "
                 "AWS's, us-west-2 list prices); on EKS Karpenter chooses among every type "
                 "the pool admits.")
@@ -277,6 +278,12 @@ def _nodepools(missing: list[access.Missing]) -> list[dict] | None:
         return None
 
 
+def _real_instances(pool: dict) -> bool:
+    """A pool whose node class is not kwok's launches real instances (EKS)."""
+    ref = ((_template(pool).get("spec") or {}).get("nodeClassRef") or {})
+    return ref.get("group", KWOK_GROUP) != KWOK_GROUP
+
+
 def explain_pod(name: str, namespace: str, context: str | None = None,
                 kubeconfig: str | None = None) -> Explanation:
     """`context`/`kubeconfig`: another cluster running Karpenter v1, read only; where the
@@ -308,7 +315,7 @@ def _explain_pod(name: str, namespace: str) -> Explanation:
     if node is not None:
         _placed_story(pod, node, verdicts, cat, lines, missing)
     elif node_name:
-        lines.append((0, f"Runs on node {node_name} (its instance type and price: see below)."))
+        lines.append((0, f"Runs on node {node_name}."))
     else:
         _pending_story(pod, verdicts, lines, missing, known=listed is not None)
     if listed is not None:
@@ -330,7 +337,7 @@ def _explain_pod(name: str, namespace: str) -> Explanation:
         if served.over_limit:
             lines.append((1, f"left out by the pool's limits: {', '.join(served.over_limit[:8])}"))
         lines.append((0, PRICE_NOTE))
-        if kube.remote():
+        if any(_real_instances(p) for p in pools):
             lines.append((0, CATALOG_NOTE))
     for m in missing:
         lines.append((0, m.line() if m.verbs != "-" else f"{m.resource}: {m.scope} ({m.shows})"))

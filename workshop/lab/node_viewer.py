@@ -77,6 +77,7 @@ class Frame:
     missing: list[str] = field(default_factory=list)
     unseen: list[tuple[str, str, str]] = field(default_factory=list)
     unpriced: list[str] = field(default_factory=list)
+    nodes_hidden: bool = False
 
 
 _PRICES: dict = {}
@@ -163,7 +164,7 @@ def frame(s: Snapshot, pool: str | None = None, namespace: str | None = None) ->
     return Frame(lines, shown_pools, waiting, sum(x.pods for x in lines),
                  sum(x.price or 0.0 for x in lines), total_used, total_alloc, s.error,
                  sorted(s.pools), sorted({p.namespace for p in s.pods.values()}),
-                 list(s.missing), unseen, unpriced)
+                 list(s.missing), unseen, unpriced, "nodes" in s.hidden)
 
 
 # ---------------------------------------------------------------- text (the terminal)
@@ -201,7 +202,9 @@ def text(f: Frame, max_pending: int = 10) -> str:
                    f"CPU {_bar(n.used.cpu_millis, n.allocatable.cpu_millis)}  "
                    f"mem {_bar(n.used.memory_bytes, n.allocatable.memory_bytes)}{gpu}  "
                    f"{n.pods} pods{state}")
-    if not f.nodes:
+    if f.nodes_hidden:
+        out[0] = "nodes: this account may not read them (below: what it can see)"
+    elif not f.nodes:
         out.append("no nodes")
     if f.unseen:
         out.append(f"{len(f.unseen)} pods on nodes this account cannot read:")
