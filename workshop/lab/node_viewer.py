@@ -292,7 +292,9 @@ def to_html(f: Frame, max_pending: int = 20) -> str:
     nodes_html = ("<table class='wv-nodes'><tr><th>node</th><th>NodePool</th><th>instance type</th>"
                   "<th>zone</th><th>capacity</th><th>price</th><th>CPU</th><th>memory</th>"
                   "<th>GPU</th><th>pods</th></tr>" + "".join(rows) + "</table>"
-                  if rows else "<p class='wv-empty'><i>no nodes</i></p>")
+                  if rows else "<p class='wv-empty'><i>"
+                  + ("nodes: this account may not read them" if f.nodes_hidden else "no nodes")
+                  + "</i></p>")
     pend = ""
     if f.pending:
         items = "".join(f"<li><code>{e(ns)}/{e(name)}</code>: {e(why[:240])}</li>"

@@ -202,6 +202,8 @@ def _wait(pl: Plan, outcomes: dict[str, Outcome], nodes: dict[str, NodeSeen],
                     if (why.verdict == "launching" and age < LAUNCH_S) or \
                             (why.verdict == "scheduler" and age < SILENT_S):
                         settled = False
+            if len(mine) > out.workload.pods and out.workload.kind != "Job":
+                settled = False  # a rollout replacing an earlier version's pods: wait for it
             if len(mine) < out.workload.pods and not out.no_pods:
                 if elapsed < NO_PODS_S:
                     settled = False
