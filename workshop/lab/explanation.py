@@ -32,7 +32,7 @@ from workshop.instances.quantity import quantity_or_zero
 from workshop.k8s import access, kube, pending, taints, usage
 from workshop.errors import WorkshopError
 from workshop.k8s import timestamps
-from workshop.names import KARPENTER_API, NODEPOOL_LABEL as NODEPOOL
+from workshop.names import KARPENTER_API, NODECLASS_API, NODEPOOL_LABEL as NODEPOOL
 
 # Labels Karpenter lets a pod require though no NodePool defines them (v1.WellKnownLabels in
 # pkg/apis/v1/labels.go, checked with AllowUndefinedWellKnownLabels); the catalog's keys
@@ -45,7 +45,7 @@ PRICE_NOTE = ("Price decides here: the kwok provider launches the cheapest offer
               "spot uses the price-capacity-optimized strategy, so AWS may pick a slightly "
               "pricier spot pool with more capacity.")
 TOP = 6
-KWOK_GROUP = "karpenter.kwok.sh"
+KWOK_GROUP = NODECLASS_API.split("/")[0]  # karpenter.kwok.sh; on EKS karpenter.k8s.aws
 CATALOG_NOTE = ("Instance types and prices above come from the kit's catalog (a subset of "
                 "AWS's, us-west-2 list prices); on EKS Karpenter chooses among every type "
                 "the pool admits.")

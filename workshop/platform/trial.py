@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from workshop.errors import WorkshopError
+from workshop.names import GPU_RESOURCE, KARPENTER_API, NODEPOOL_LABEL as NODEPOOL
 from workshop.instances import catalog
 from workshop.k8s import kube, pending, usage
 from workshop.platform import defaults, request
@@ -41,7 +42,6 @@ SILENT_S = 25.0
 LAUNCH_S = 45.0
 # A workload with fewer pods than it asks for this long: its controller's event says why.
 NO_PODS_S = 15.0
-NODEPOOL = "karpenter.sh/nodepool"
 DEFAULT_WEIGHT = 50  # the platform's default pools (cluster/platform/)
 
 
@@ -138,7 +138,7 @@ def _apply_all(pl: Plan, outcomes: dict[str, Outcome], rejected: list[str],
     for obj in pl.objects:
         kind, name = obj["kind"], obj["metadata"]["name"]
         if kind == "NodePool":
-            existing = kube.get(defaults.NODEPOOL_API, "NodePool", name)
+            existing = kube.get(KARPENTER_API, "NodePool", name)
             if existing and ((existing["metadata"].get("labels") or {}).get(TRIAL_LABEL) is None):
                 rejected.append(f"NodePool {name}: one of that name already exists here; the "
                                 "trial never changes it (its pods may use the existing one)")
@@ -225,7 +225,7 @@ def _startup_taint(why: pending.Pending) -> pending.Pending | None:
     """A pod nominated for a NodeClaim whose node is up but still carries the pool's
     startupTaints waits for an agent to lift them (lesson 03): nothing more will happen."""
     match = re.search(r"nodeclaim/([\w.-]+)", why.event or "")
-    claim = kube.get(defaults.NODEPOOL_API, "NodeClaim", match.group(1)) if match else None
+    claim = kube.get(KARPENTER_API, "NodeClaim", match.group(1)) if match else None
     taints = ((claim or {}).get("spec") or {}).get("startupTaints") or []
     node_name = ((claim or {}).get("status") or {}).get("nodeName")
     node = kube.get("v1", "Node", node_name) if node_name and taints else None
@@ -299,20 +299,20 @@ def cleanup(namespace: str, pools: list[str], nodes: dict[str, NodeSeen],
     if kube.delete("v1", "Namespace", namespace):
         done.append(f"namespace {namespace}")
     for pool in pools:
-        if kube.delete(defaults.NODEPOOL_API, "NodePool", pool):
+        if kube.delete(KARPENTER_API, "NodePool", pool):
             done.append(f"NodePool {pool}")
     launched = {n.name for n in nodes.values() if n.new}
-    claims = [c for c in kube.list_(defaults.NODEPOOL_API, "NodeClaim")
+    claims = [c for c in kube.list_(KARPENTER_API, "NodeClaim")
               if (c.get("status") or {}).get("nodeName") in launched
               or ((c["metadata"].get("labels") or {}).get(NODEPOOL) in pools)]
     for c in claims:
-        kube.delete(defaults.NODEPOOL_API, "NodeClaim", c["metadata"]["name"])
+        kube.delete(KARPENTER_API, "NodeClaim", c["metadata"]["name"])
     if claims:
         done.append(f"{len(claims)} node(s)")
         names = {c["metadata"]["name"] for c in claims}
         try:
             kube.wait_until(lambda: not any(c["metadata"]["name"] in names for c in
-                                            kube.list_(defaults.NODEPOOL_API, "NodeClaim")),
+                                            kube.list_(KARPENTER_API, "NodeClaim")),
                             timeout_s, 0.5, "the trial's nodes to go")
         except WorkshopError:
             done.append("(some nodes still terminating: Karpenter removes them)")
@@ -324,7 +324,7 @@ def cleanup(namespace: str, pools: list[str], nodes: dict[str, NodeSeen],
 
 def _known_keys(cat: catalog.Catalog) -> set[str]:
     keys = set(cat.label_keys) | {NODEPOOL}
-    for pool in kube.list_(defaults.NODEPOOL_API, "NodePool"):
+    for pool in kube.list_(KARPENTER_API, "NodePool"):
         tmpl = (pool.get("spec") or {}).get("template") or {}
         keys |= set(((tmpl.get("metadata") or {}).get("labels") or {}))
         keys |= {r.get("key") for r in (tmpl.get("spec") or {}).get("requirements") or []}
@@ -443,7 +443,7 @@ def _verdict_lines(o: Outcome, r: Report, by_pool: dict[str, list[NodeSeen]]) ->
 
 
 def _weight(pool: str) -> int:
-    obj = kube.get(defaults.NODEPOOL_API, "NodePool", pool) or {}
+    obj = kube.get(KARPENTER_API, "NodePool", pool) or {}
     return int((obj.get("spec") or {}).get("weight") or 0)
 
 
@@ -471,7 +471,7 @@ def draft_request(w: Workload, spec: dict, cat: catalog.Catalog) -> tuple[reques
     team = selector.get(request.TEAM_LABEL) or _team_from(w.name)
     taints = sorted({f"{t['key']}={t.get('value', '')}:{t['effect']}"
                      for t in spec.get("tolerations") or []
-                     if t.get("key") and t.get("key") != catalog.GPU_RESOURCE
+                     if t.get("key") and t.get("key") != GPU_RESOURCE
                      and (t.get("operator") or "Equal") == "Equal"
                      and t.get("effect") in ("NoSchedule", "NoExecute")})
     labels = sorted(f"{k}={v}" for k, v in selector.items()

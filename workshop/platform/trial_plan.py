@@ -26,6 +26,7 @@ from typing import Callable, Iterable
 
 from workshop.errors import WorkshopError
 from workshop.k8s import kube
+from workshop.names import NODECLASS_API
 from workshop.platform import defaults
 
 # Every pod of a trial carries this label (value: `kind.name` of its workload), so the
@@ -187,7 +188,7 @@ def _nodepool(obj: dict, namespace: str, pl: Plan, quiet: bool = False) -> dict:
     meta.setdefault("labels", {})[TRIAL_LABEL] = namespace
     tmpl = obj.setdefault("spec", {}).setdefault("template", {}).setdefault("spec", {})
     ref = tmpl.get("nodeClassRef") or {}
-    local = {"group": defaults.NODECLASS_API.split("/")[0], "kind": "KWOKNodeClass",
+    local = {"group": NODECLASS_API.split("/")[0], "kind": "KWOKNodeClass",
              "name": defaults.NODECLASS}
     if quiet:
         pass  # the same NodePool again (a later step of it): said once
