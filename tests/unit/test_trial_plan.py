@@ -119,3 +119,23 @@ def test_broken_yaml_names_the_line(tmp_path):
     assert "is not valid YAML at line" in err.value.message
     with pytest.raises(WorkshopError, match="no file"):
         trial_plan.read([tmp_path / "missing.yaml"])
+
+
+def test_a_service_account_the_pods_name_is_made_when_the_files_lack_it(tmp_path):
+    f = tmp_path / "web.yaml"
+    f.write_text("""apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      serviceAccountName: web-sa
+      containers: [{name: web, image: nginx}]
+""")
+    pl = trial_plan.plan(trial_plan.read([f]), "try-x", scope)
+    assert pl.objects[0] == {"apiVersion": "v1", "kind": "ServiceAccount",
+                             "metadata": {"name": "web-sa", "namespace": "try-x"}}
+    assert any(n.startswith("ServiceAccount web-sa: not in the files") for n in pl.notes)
+    assert not [o for o in _plan("shop.yaml").notes if "created empty" in o]  # shop has its own

@@ -104,6 +104,7 @@ def run(paths, keep: bool = False, progress: Callable[[str], None] = print,
     cat = catalog.load_catalog()
     namespace = NAMESPACE_PREFIX + secrets.token_hex(3)
     pl = plan(docs, namespace, cluster_scope)
+    _drop_unknown_priority_classes(pl)
     for line in pl.refused:
         progress(f"refused: {line}")
     if not pl.workloads and not pl.pools:
@@ -131,6 +132,24 @@ def run(paths, keep: bool = False, progress: Callable[[str], None] = print,
             cleaned = cleanup(namespace, pl.pools, nodes)
     return Report(namespace, pl, list(outcomes.values()), nodes, time.monotonic() - t0,
                   rejected, cleaned, keep, cat, _known_keys(cat))
+
+
+def _drop_unknown_priority_classes(pl: Plan) -> None:
+    """A pod naming a PriorityClass this cluster lacks is refused at creation: the trial
+    drops the name (the platform's classes are cluster-scoped, not in a team's files)."""
+    known: dict[str, bool] = {}
+    for obj in pl.objects:
+        spec = ((obj.get("spec") or {}).get("template") or {}).get("spec") if obj["kind"] != "Pod" \
+            else obj.get("spec")
+        name = (spec or {}).get("priorityClassName") if isinstance(spec, dict) else None
+        if not name:
+            continue
+        if name not in known:
+            known[name] = kube.get("scheduling.k8s.io/v1", "PriorityClass", name) is not None
+        if not known[name]:
+            spec.pop("priorityClassName")
+            pl.notes.append(f"{obj['kind']} {obj['metadata']['name']}: priorityClassName {name} "
+                            "is not on this cluster; dropped for the trial")
 
 
 def _apply_all(pl: Plan, outcomes: dict[str, Outcome], rejected: list[str],

@@ -167,6 +167,7 @@ def plan(docs: list[tuple[str, dict]], namespace: str, scope: Scope) -> Plan:
                                 f"applies both in order, so {source}'s stays")
             pl.workloads.append(w)
         rest.append(obj)
+    _missing_service_accounts(rest, namespace, pl)
     if moved:
         pl.notes.insert(0, f"namespace {', '.join(sorted(moved))} → {namespace} (a scratch "
                            "namespace, removed afterwards)")
@@ -180,6 +181,23 @@ def plan(docs: list[tuple[str, dict]], namespace: str, scope: Scope) -> Plan:
     pl.objects = pools + rest
     pl.pools = [p["metadata"]["name"] for p in pools]
     return pl
+
+
+def _missing_service_accounts(objs: list[dict], namespace: str, pl: Plan) -> None:
+    """Pods naming a ServiceAccount the files do not hold would be refused at creation
+    (the ServiceAccount admission plugin): the trial makes an empty one of that name."""
+    have = {o["metadata"]["name"] for o in objs if o["kind"] == "ServiceAccount"}
+    named = []
+    for o in objs:
+        spec = _pod_spec(o) if o["kind"] in WORKLOAD_KINDS else None
+        name = (spec or {}).get("serviceAccountName") or (spec or {}).get("serviceAccount")
+        if name and name != "default" and name not in have and name not in named:
+            named.append(name)
+    for name in named:
+        objs.insert(0, {"apiVersion": "v1", "kind": "ServiceAccount",
+                        "metadata": {"name": name, "namespace": namespace}})
+        pl.notes.append(f"ServiceAccount {name}: not in the files, created empty for the trial "
+                        "(the pods name it)")
 
 
 def _nodepool(obj: dict, namespace: str, pl: Plan, quiet: bool = False) -> dict:
