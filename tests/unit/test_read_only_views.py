@@ -5,15 +5,12 @@ the kit's catalog (an EKS cluster). The real accounts are tested on the cluster
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import yaml
 
 from workshop.k8s import clusterwatch, kube, usage
-
-# The module: `from workshop.lab import viewer` is the notebook's function of that name.
-viewer = importlib.import_module("workshop.lab.viewer")
+from workshop.lab import node_viewer as viewer
 
 
 def test_target_picks_kubectls_file_and_nests(tmp_path, monkeypatch):
