@@ -19,7 +19,7 @@ from workshop import paths
 from workshop.grading import core as grading, lessons
 from workshop.instances import catalog
 from workshop.k8s import kube
-from workshop.platform import request, trial
+from workshop.platform import request, trial, trial_draft
 
 pytestmark = pytest.mark.cluster
 
@@ -143,7 +143,7 @@ def test_pods_that_fit_no_pool_and_a_request_that_serves_them(cluster, tmp_path)
     assert "Subject: custom NodePool for team vision" in text
     # The draft, made into the platform's NodePool, serves the workload it was drafted for.
     cat = catalog.load_catalog()
-    req, why = trial.draft_request(vision.workload, vision.spec, cat)
+    req, why = trial_draft.draft_request(vision.workload, vision.spec, cat)
     assert req is not None and request.validate(req, cat).ok, why
     workload = [o for o in yaml.safe_load_all((HELD_OUT / "no-fit.yaml").read_text())
                 if o["kind"] == "Deployment"]

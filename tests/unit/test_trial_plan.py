@@ -139,3 +139,23 @@ spec:
                              "metadata": {"name": "web-sa", "namespace": "try-x"}}
     assert any(n.startswith("ServiceAccount web-sa: not in the files") for n in pl.notes)
     assert not [o for o in _plan("shop.yaml").notes if "created empty" in o]  # shop has its own
+
+
+def test_the_draft_request_asks_for_what_the_pods_select_and_tolerate():
+    from workshop.instances import catalog
+    from workshop.platform import request, trial_draft
+
+    cat = catalog.load_catalog()
+    pl = _plan("no-fit.yaml")
+    specs = {o["metadata"]["name"]: (o["spec"] if o["kind"] == "Pod" else o["spec"]["template"]["spec"])
+             for o in pl.objects}
+    by_name = {w.name: w for w in pl.workloads}
+    req, why = trial_draft.draft_request(by_name["vision-inference"], specs["vision-inference"], cat)
+    # 2 pods of 1 GPU each: the cheapest type holding one (g4dn.xlarge, 1 T4) twice.
+    assert (req.team, req.gpus, req.families, req.taints, req.vcpu, req.memory_gi) == (
+        "vision", 2, ("g4dn",), ("team=vision:NoSchedule",), 8, 32)
+    assert request.validate(req, cat).ok and why == ""
+    assert trial_draft.command_line(req) == ("workshop request --team vision --vcpu 8 --memory-gi 32 "
+                                             "--gpus 2 --families g4dn --taint team=vision:NoSchedule")
+    req, why = trial_draft.draft_request(by_name["genome-assembler"], specs["genome-assembler"], cat)
+    assert req is None and why.startswith("no instance type in the catalog holds one pod (512 CPU, 64Gi)")
