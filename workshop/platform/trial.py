@@ -104,8 +104,6 @@ def run(paths, keep: bool = False, progress: Callable[[str], None] = print,
     namespace = NAMESPACE_PREFIX + secrets.token_hex(3)
     pl = plan(docs, namespace, cluster_scope)
     _drop_unknown_priority_classes(pl)
-    for line in pl.refused:
-        progress(f"refused: {line}")
     if not pl.workloads and not pl.pools:
         raise WorkshopError("nothing to try: the files hold no Deployment, StatefulSet, Job, "
                             "CronJob, ReplicaSet, Pod or NodePool",
