@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Collection
 
 from workshop.instances import catalog
-from workshop.k8s import disruption, kube, observe, usage
+from workshop.k8s import budgets, disruption, kube, observe, usage
 from workshop.builders.base import (
     APPS_API, make_check, Holding, plural, pod_template_spec, replica_count, deployment_selector, with_deployment,
     with_nodepool,
@@ -112,30 +112,53 @@ def nodepool_consolidation(check_id: str, name: str, policy: str, after: str,
 
 def nodepool_budget(check_id: str, name: str, nodes: str, reason: str = "Drifted",
                     title: str | None = None, **options) -> Check:
-    """The budgets that apply to `reason` allow `nodes` at a time (the smallest one wins)."""
+    """The budgets that apply to `reason` and are active now allow `nodes` at a time, however
+    large the pool grows. As Karpenter reads them (workshop/k8s/budgets.py): a budget outside
+    its schedule does not count, and the most restrictive active one wins, so `"1"` beside
+    `"10%"` is `"1"`."""
     expected = f'budget nodes: "{nodes}" for {reason}'
+    want = int(nodes)
 
     def fn(ctx, pool: dict) -> Outcome:
         where = _where(name, ".spec.disruption.budgets")
-        applying = [b for b in disruption.budgets(pool)
-                    if not b.get("reasons") or reason in b["reasons"]]
-        found = ", ".join(f'nodes: "{b.get("nodes")}"' + (f" for {b['reasons']}"
-                                                          if b.get("reasons") else "")
-                          for b in disruption.budgets(pool))
-        if not disruption.disruption_spec(pool).get("budgets"):
-            found = 'none (Karpenter\'s default nodes: "10%")'
-        zero = [b for b in applying if str(b.get("nodes")).rstrip("%") == "0"]
-        if zero:
+        spec = disruption.disruption_spec(pool).get("budgets")
+        claims = [c for c in observe.nodeclaims(name) if not disruption.deleting(c)]
+        size = max(len(claims), 1)
+        r = budgets.read(spec, reason, size)
+        shown = [budgets.describe(b) + ("" if b.get("schedule") is None else
+                                        " (active now)" if b in r.active else
+                                        " (not active now)")
+                 for b in (spec or [])]
+        found = ", ".join(shown) or 'none (Karpenter\'s default nodes: "10%")'
+        if r.active and r.allowed == 0:
             return failed(expected, found,
                           f'a budget of "0" allows no voluntary disruption: {reason.lower()} '
                           "nodes are never replaced (consolidation stops too). Budgets pace "
                           "disruption; \"0\" blocks it", where,
                           disruption.nodepool_event(name, about=f"reason {reason} "))
-        if [str(b.get("nodes")) for b in applying] == [nodes]:
-            return passed(expected, found, where)
+        if r.at_most(want) and r.allowed == want:
+            others = [b for b in r.active if str(b.get("nodes")) != nodes] + r.inactive
+            if not others:
+                return passed(expected, found, where)
+            return passed(expected, f"{found}: accepted, Karpenter takes the most restrictive "
+                          f'budget active now, nodes: "{nodes}"', where)
+        if not r.active:
+            return failed(expected, found,
+                          f"no budget for {reason} is active now: a budget counts only while "
+                          "its schedule is active, and outside it Karpenter may replace every "
+                          f'node at once. Give the NodePool a budget `nodes: "{nodes}"` '
+                          "without a schedule", where)
+        if not r.absolute and r.allowed == want:
+            pct = min(int(str(b["nodes"]).rstrip("%")) for b in r.active)
+            grows = want * 100 // pct + 1
+            return failed(expected, found,
+                          f'Karpenter rounds a percentage up: {pct}% of this pool\'s '
+                          f"{plural(size, 'node')} is {want} at a time, but from {grows} nodes "
+                          f'it is more. Give the NodePool a budget `nodes: "{nodes}"`', where)
         return failed(expected, found,
-                      f'give the NodePool one budget `nodes: "{nodes}"`: Karpenter then '
-                      f"disrupts at most {nodes} of its nodes at a time", where)
+                      f"these budgets let Karpenter replace {r.allowed} of the pool's "
+                      f"{plural(size, 'node')} at once: give the NodePool a budget "
+                      f'`nodes: "{nodes}"` so it disrupts at most {nodes} at a time', where)
 
     return make_check(check_id, title or f"NodePool {name} disrupts {nodes} node at a time",
                       with_nodepool(name, fn), options)

@@ -162,7 +162,8 @@ def nodepool_taints(check_id: str, name: str, taints: list[str], why: Mapping[st
 def nodepool_as_generated(check_id: str, request: pr.Request, title: str | None = None,
                           **options) -> Check:
     """Everything else follows the platform's conventions: no weight, the default pools'
-    disruption and expireAfter, the node class and the linux requirement, as the generator
+    disruption, expireAfter and terminationGracePeriod, the node class and the linux
+    requirement, as the generator
     makes them. (Families, capacity types, labels, taints and limits have checks of their own.)"""
     name = request.pool_name
     where = f"NodePool {name} .spec"
@@ -181,8 +182,10 @@ def nodepool_as_generated(check_id: str, request: pr.Request, title: str | None 
         for part in ("disruption",):
             changed += spec_diff(generated[part], spec.get(part) or {}, f"spec.{part}")[0]
         tmpl = pool_template_spec(pool)
-        for key in ("expireAfter", "nodeClassRef"):
-            changed += spec_diff(generated["template"]["spec"][key], tmpl.get(key),
+        for key in ("expireAfter", "terminationGracePeriod", "nodeClassRef"):
+            if key not in generated["template"]["spec"]:
+                continue
+            changed += spec_diff(generated["template"]["spec"].get(key), tmpl.get(key),
                                  f"spec.template.spec.{key}")[0]
         have_reqs = tmpl.get("requirements") or []
         for req in others:

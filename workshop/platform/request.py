@@ -36,7 +36,7 @@ GPU_TAINT = {"key": catalog.GPU_RESOURCE, "value": "true", "effect": "NoSchedule
 DEFAULT_CAPACITY = ("on-demand", "spot")
 GPU_DEFAULT_CAPACITY = ("on-demand",)
 EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
-# The pool whose disruption and expireAfter every custom pool copies.
+# The pool whose disruption, expireAfter and terminationGracePeriod every custom pool copies.
 CONVENTIONS_FROM = platform.DEFAULT_NODEPOOLS[0]
 
 # Label domains a team may not put on nodes, and whose they are.
@@ -392,13 +392,16 @@ def requirements(req: Request) -> list[dict]:
 
 
 def _conventions() -> dict:
-    """disruption and expireAfter of the platform's default pool (cluster/platform/)."""
+    """disruption, expireAfter and terminationGracePeriod of the platform's default pool
+    (cluster/platform/)."""
     for path in platform.manifest_files():
         for doc in yaml.safe_load_all(path.read_text()):
             if doc and doc.get("kind") == "NodePool" and doc["metadata"]["name"] == CONVENTIONS_FROM:
                 spec = doc["spec"]
                 return {"disruption": spec["disruption"],
-                        "expireAfter": spec["template"]["spec"]["expireAfter"]}
+                        "expireAfter": spec["template"]["spec"]["expireAfter"],
+                        "terminationGracePeriod":
+                            spec["template"]["spec"].get("terminationGracePeriod")}
     raise KeyError(f"no NodePool {CONVENTIONS_FROM} in {paths.PLATFORM_DIR}")
 
 
@@ -442,6 +445,8 @@ def nodepool(req: Request) -> dict:
     if pool_taints:
         spec_template["taints"] = pool_taints
     spec_template["expireAfter"] = conv["expireAfter"]
+    if conv["terminationGracePeriod"]:
+        spec_template["terminationGracePeriod"] = conv["terminationGracePeriod"]
     return {
         "apiVersion": NODEPOOL_API,
         "kind": "NodePool",
