@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
+from workshop.k8s import budgets as budget_rules
 from workshop.k8s import kube
 from workshop.k8s import timestamps
 from workshop.names import KARPENTER_API
@@ -25,7 +26,7 @@ from workshop.names import KARPENTER_API
 HASH = "karpenter.sh/nodepool-hash"
 HASH_VERSION = "karpenter.sh/nodepool-hash-version"
 DEFAULT_EXPIRE_AFTER = "720h"  # the CRD's default for spec.template.spec.expireAfter
-DEFAULT_BUDGETS = [{"nodes": "10%"}]  # the CRD's default for spec.disruption.budgets
+DEFAULT_BUDGETS = budget_rules.DEFAULT  # the CRD's default for spec.disruption.budgets
 # Karpenter's disruption events (pkg/events/reason.go), on Nodes, NodeClaims and NodePools.
 EVENT_REASONS = ("DisruptionBlocked", "DisruptionLaunching", "DisruptionTerminating",
                  "DisruptionWaitingReadiness", "Unconsolidatable")
