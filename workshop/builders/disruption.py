@@ -3,8 +3,11 @@
 
 Voluntary disruption (consolidation, drift) respects budgets and do-not-disrupt; expiry is
 forceful (Karpenter v1.14.1: the budget reasons are only Underutilized, Empty and Drifted,
-pkg/apis/v1/nodepool.go; the expiration controller simply deletes the NodeClaim). The checks
-that wait say, while they poll, what Karpenter is doing with each NodeClaim.
+pkg/apis/v1/nodepool.go; the expiration controller simply deletes the NodeClaim), though its
+drain still skips pods whose do-not-disrupt is active (pkg/utils/pod/scheduling.go, IsEvictable)
+until the NodePool's terminationGracePeriod, if any. Budgets are read as Karpenter reads them
+(workshop/k8s/budgets.py). The checks that wait say, while they poll, what Karpenter is doing
+with each NodeClaim.
 """
 
 from __future__ import annotations
