@@ -78,3 +78,21 @@ def test_lesson_02_answers_match_the_catalog(catalog):
     answer3 = text_of(L02, "l02-14")
     nodes = limit_cpu // catalog.by_name("c6g.xlarge").vcpu
     assert f"{nodes} × {catalog.by_name('c6g.xlarge').vcpu} vCPU = {limit_cpu}" in answer3
+
+
+def test_lesson_07_states_the_platforms_disruption_settings():
+    """The "On the platform" note quotes the default pool's disruption block, expiry and
+    terminationGracePeriod, and the do-not-disrupt row of "What you control" its grace period."""
+    docs = [d for d in yaml.safe_load_all((REPO / GENERAL).read_text()) if d]
+    (pool,) = [d for d in docs if d["kind"] == "NodePool"]
+    spec, tmpl = pool["spec"], pool["spec"]["template"]["spec"]
+    text = text_of("07-disruption.ipynb", "a817ac98")
+    assert f"after `{spec['disruption']['consolidateAfter']}` here" in text
+    (budget,) = spec["disruption"]["budgets"]
+    assert f'a budget of `nodes: "{budget["nodes"]}"`' in text
+    hours = int(tmpl["expireAfter"].removesuffix("h"))
+    assert f"`expireAfter: {tmpl['expireAfter']}` ({hours // 24} days)" in text
+    grace = tmpl["terminationGracePeriod"]
+    assert f"`terminationGracePeriod: {grace}`" in text
+    assert f"({grace} on the platform's defaults)" in text_of("07-disruption.ipynb", "l07-yours")
+    assert f"platform's default pools set `{grace}`" in text_of("07-disruption.ipynb", "e8b494b1")
