@@ -142,13 +142,14 @@ def placement(ctx, dep: dict) -> str:
     return ", ".join(f"{plural(n, 'pod')} on {pool}" for pool, n in sorted(counts.items()))
 
 
-def _pins_pool(spec: dict, pools: list[str]) -> str | None:
+def _pins_pool(spec: dict, pools: list[str]) -> tuple[str, list[str]] | None:
     """The rules by which the pod's required selection keeps it on `pools[0]` (or also on
-    the other `pools`, and on no other NodePool), or None when it does not."""
+    the other `pools`, and on no other NodePool), with the pools it admits; None when it
+    does not."""
     nodepools = kube.list_(NODEPOOL_API, "NodePool")
-    admitted = set(selection.pools_admitting(spec, nodepools))
-    if pools and pools[0] in admitted and admitted <= set(pools):
-        return selection.pinning_rules(spec, nodepools)
+    admitted = selection.pools_admitting(spec, nodepools)
+    if pools and pools[0] in admitted and set(admitted) <= set(pools):
+        return selection.pinning_rules(spec, nodepools), admitted
     return None
 
 
@@ -174,11 +175,12 @@ def pod_template_requires_label(check_id: str, name: str, key: str, values: list
         verdict = _requires_label(ctx, dep, spec, where)
         if verdict.status is Status.PASS or not pools:
             return verdict
-        rules = _pins_pool(spec, pools)
-        if rules is None:
+        pinned = _pins_pool(spec, pools)
+        if pinned is None:
             return verdict
+        rules, admitted = pinned
         label = " or ".join(f"`{key}: {v}`" for v in values)
-        return passed(expected, f"{rules} keeps the pods on {' and '.join(pools)} (accepted; "
+        return passed(expected, f"{rules} keeps the pods on {' and '.join(admitted)} (accepted; "
                       f"the exercise selects {label}: a label that says what the pods need "
                       "keeps working when the platform renames or splits a pool)", where)
 
