@@ -29,12 +29,11 @@ LESSON = grading.Lesson(2, "Your own NodePool", [
     grading.Exercise("2.2", "payments-api runs on team-payments nodes", [
         *workloads.learner_deployment("2.2", APP, 4, cpu="500m", memory="512Mi"),
         workloads.pod_template_requires_label(
-            "2.2.selector", APP, "team", ["payments"], **AFTER_APP,
-            unconstrained_hint="no selector: nothing keeps these pods on the team's nodes "
-            "(the default pool, which outranks it, takes them)"),
+            "2.2.selector", APP, "team", ["payments"], pool=POOL, **AFTER_APP,
+            unconstrained_hint="no selector: nothing keeps these pods on the team's nodes"),
         workloads.pods_ready_on_pool(
             "2.2.ready", APP, 4, POOL, depends_on=["2.2.deployment", "2.2.replicas"],
-            misplaced_hint="pods landed on another pool: without a selector on the team's "
-            "label they go to the default pool"),
+            misplaced_hint="pods landed on {where}: without a selector on the team's label "
+            "nothing keeps them on team-payments"),
     ]),
 ])

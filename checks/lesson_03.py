@@ -41,12 +41,12 @@ LESSON = grading.Lesson(3, "Taints, tolerations, startup taints", [
         *workloads.learner_deployment("3.2", WORKER, 3, cpu="1", memory="2Gi"),
         t.pods_tolerate("3.2.toleration", WORKER, *TAINT, **AFTER_WORKER),
         workloads.pod_template_requires_label(
-            "3.2.selector", WORKER, "workload", ["batch"], **AFTER_WORKER,
+            "3.2.selector", WORKER, "workload", ["batch"], pool=BATCH, **AFTER_WORKER,
             unconstrained_hint="a toleration permits, it does not attract: without a selector "
-            "on `workload: batch` the pods land on the general pool"),
+            "on `workload: batch` nothing keeps the pods on the batch nodes"),
         workloads.pods_ready_on_pool(
             "3.2.ready", WORKER, 3, BATCH, depends_on=["3.2.deployment", "3.2.replicas"],
-            misplaced_hint="pods landed on another pool: a toleration permits, it does not "
+            misplaced_hint="pods landed on {where}: a toleration permits, it does not "
             "attract; select `workload: batch` too"),
     ]),
     grading.Exercise("3.3", "agent-app waits for the node agent", [
@@ -56,9 +56,10 @@ LESSON = grading.Lesson(3, "Taints, tolerations, startup taints", [
                                            **AFTER_AGENT_POOL),
         *workloads.learner_deployment("3.3", AGENT_APP, 2, cpu="500m"),
         workloads.pod_template_requires_label(
-            "3.3.selector", AGENT_APP, "agent", ["required"], **AFTER_AGENT_APP,
-            unconstrained_hint="nothing selects `agent: required`, so the pods go to the "
-            "general pool and never meet the startup taint"),
+            "3.3.selector", AGENT_APP, "agent", ["required"], pool=AGENT_POOL,
+            **AFTER_AGENT_APP,
+            unconstrained_hint="nothing selects `agent: required`, so nothing keeps the pods "
+            "on agent-ready nodes, where the startup taint is"),
         t.pods_do_not_tolerate(
             "3.3.no-toleration", AGENT_APP, *STARTUP, **AFTER_AGENT_APP,
             hint="the pods tolerate the startup taint, so they start as soon as the node "

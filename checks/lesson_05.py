@@ -29,9 +29,9 @@ LESSON = grading.Lesson(5, "Limits, weights, several NodePools", [
         nodepools.nodepool_limits("5.1.limits", POOL, {"cpu": "8", "memory": "32Gi"}, **AFTER_POOL),
         *workloads.learner_deployment("5.1", APP, 10, cpu="1", memory="1Gi"),
         workloads.pod_template_requires_label(
-            "5.1.selector", APP, "team", ["a"], **AFTER_APP,
-            unconstrained_hint="no selector: the pods go to the default pool, which outranks "
-            "team-a, and team-a's limit never bites"),
+            "5.1.selector", APP, "team", ["a"], pool=[POOL, OVERFLOW], **AFTER_APP,
+            unconstrained_hint="no selector: nothing keeps the pods on team-a, so team-a's "
+            "limit never bites"),
         lim.pool_stops_at_limit("5.1.limit", APP, POOL,
                                 depends_on=["5.1.nodepool", "5.1.deployment", "5.1.replicas"]),
     ]),

@@ -52,9 +52,10 @@ LESSON = grading.Lesson(6, "GPU scheduling", [
         gpu.nodepool_gpu_limit("6.3.limit", TEAM_POOL, 4, **AFTER_TEAM_POOL),
         *_pod_checks("6.3", TRAINER, 3, 2),
         workloads.pod_template_requires_label(
-            "6.3.selector", TRAINER, "team", ["ml"], depends_on=["6.3.deployment"],
-            unconstrained_hint="no selector on `team: ml`: the platform's GPU pool, which "
-            "outranks the team's, takes the pods"),
+            "6.3.selector", TRAINER, "team", ["ml"], pool=TEAM_POOL,
+            depends_on=["6.3.deployment"],
+            unconstrained_hint="no selector on `team: ml`: nothing keeps the pods on "
+            "team-ml-gpu, and any GPU pool whose taint they tolerate may take them"),
         lim.pool_stops_at_limit("6.3.stops", TRAINER, TEAM_POOL, unit="pods",
                                 depends_on=["6.3.nodepool", "6.3.deployment", "6.3.replicas"]),
     ]),

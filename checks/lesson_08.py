@@ -56,8 +56,9 @@ def _workload_checks(n: str, app: str, req: Request, replicas: int, misplaced: s
         *extra,
         p.pod_template_tolerates(f"{n}.tolerations", app, taints, **after),
         workloads.pod_template_requires_label(
-            f"{n}.selector", app, "team", [req.team], **after,
-            unconstrained_hint=f"no selector on `team: {req.team}`: {misplaced}"),
+            f"{n}.selector", app, "team", [req.team], pool=req.pool_name, **after,
+            unconstrained_hint=f"no selector on `team: {req.team}`: nothing keeps the pods on "
+            f"{req.pool_name}"),
         workloads.pods_ready_on_pool(f"{n}.ready", app, replicas, req.pool_name,
                                      depends_on=[f"{n}.deployment", f"{n}.replicas"],
                                      misplaced_hint=misplaced),
@@ -75,15 +76,14 @@ LESSON = grading.Lesson(8, "Capstone: default or custom?", [
         workloads.pods_ready_on_pool(
             "8.1.ready", "storefront", 3, GENERAL,
             depends_on=["8.1.deployment", "8.1.replicas"],
-            misplaced_hint=f"the pods run on another pool: drop the selector, {GENERAL} serves "
+            misplaced_hint=f"the pods run on {{where}}: drop the selector, {GENERAL} serves "
             "them"),
     ]),
     grading.Exercise("8.2", "vision: a GPU team's pool, as requested", [
         *_pool_checks("8.2", VISION),
         *_workload_checks(
             "8.2", "vision-api", VISION, 2,
-            "the default GPU pool (which outranks custom pools) serves these pods and "
-            "team-vision sits unused",
+            "{where} serves these pods and team-vision sits unused: select `team: vision`",
             [gpu.container_gpu_limit("8.2.gpu", "vision-api", 1,
                                      depends_on=["8.2.deployment"])]),
     ]),
@@ -91,8 +91,7 @@ LESSON = grading.Lesson(8, "Capstone: default or custom?", [
         *_pool_checks("8.3", ETL),
         *_workload_checks(
             "8.3", "etl", ETL, 3,
-            "the general pool (which outranks custom pools) serves these pods and team-etl "
-            "sits unused",
+            "{where} serves these pods and team-etl sits unused: select `team: etl`",
             [workloads.container_requests("8.3.requests", "etl", cpu="2", memory="12Gi",
                                           depends_on=["8.3.deployment"])]),
     ]),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from workshop.builders.spread import _selects
-from workshop.k8s.taints import Taint, describe_toleration, kubectl_untaint, tolerates
+from workshop.k8s.taints import Taint, describe_toleration, kubectl_untaint, tolerates, value_hint
 
 BATCH = Taint("workload", "batch", "NoSchedule")
 
@@ -43,3 +43,17 @@ def test_taint_and_toleration_read_as_kubectl_writes_them():
 ])
 def test_spread_selector_matches_like_kubernetes(selector, ok):
     assert _selects(selector, {"app": "web", "tier": "front"}) is ok
+
+
+def test_a_taint_without_its_value_is_named_as_missing():
+    have, want = Taint("nvidia.com/gpu", "", "NoSchedule"), Taint("nvidia.com/gpu", "true", "NoSchedule")
+    hint = value_hint(have, want)
+    assert "has no value" in hint and "`nvidia.com/gpu:NoSchedule`" in hint and "``" not in hint
+    # ...which is why the value matters: an Equal toleration of "true" does not tolerate it.
+    assert not tolerates({"key": "nvidia.com/gpu", "operator": "Equal", "value": "true"}, have)
+
+
+def test_a_misspelt_value_is_named():
+    hint = value_hint(Taint("workload", "bacth", "NoSchedule"), BATCH)
+    assert "has value `bacth`" in hint
+

@@ -288,6 +288,13 @@ def describe_nodes(infos: Iterable[observe.NodeInfo]) -> str:
     return ", ".join(f"{n} on {what}" for what, n in counts.most_common(3))
 
 
+def pools_of(infos: Iterable[observe.NodeInfo]) -> str:
+    """The NodePools of these nodes, for a hint that names where pods run (`{where}` in a
+    misplaced hint): what the checker saw, never what it assumed."""
+    names = sorted({i.nodepool or "nodes outside any NodePool" for i in infos})
+    return " and ".join(names) or "other nodes"
+
+
 def is_rolling(dep: dict) -> bool:
     st = dep.get("status") or {}
     want = replica_count(dep)
@@ -302,6 +309,8 @@ def deployment_selector(dep: dict) -> str:
 
 def pods_ready(check_id: str, name: str, count: int, on: Callable[[observe.NodeInfo], bool],
                on_text: str, misplaced_hint: str, title: str, options: dict) -> Check:
+    """`count` pods Ready on nodes `on` accepts. `{where}` in `misplaced_hint` becomes the
+    NodePools the misplaced pods run on."""
     holding = Holding()
     expected = f"{count} Ready pods on {on_text}"
 
@@ -340,7 +349,8 @@ def pods_ready(check_id: str, name: str, count: int, on: Callable[[observe.NodeI
         holding.seconds(None)
         if bad and not is_rolling(dep):
             return failed(expected, f"{len(bad)} Ready on other nodes: {describe_nodes(bad)}",
-                          leftover_hint(ctx, bad) or misplaced_hint, where)
+                          leftover_hint(ctx, bad)
+                          or misplaced_hint.replace("{where}", pools_of(bad)), where)
         return waiting(expected, progress, "the pods are starting (or rolling out)", where)
 
     return make_check(check_id, title, with_deployment(name, fn), options, wait_s=READY_WAIT_S)

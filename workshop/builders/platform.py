@@ -17,7 +17,7 @@ from workshop.builders.base import (
 )
 from workshop.grading.core import Check, Outcome, failed, passed
 from workshop.builders.taints import near_miss
-from workshop.k8s.taints import Taint, describe_toleration, tolerates
+from workshop.k8s.taints import Taint, describe_toleration, tolerates, value_hint
 
 
 def nodepool_absent(check_id: str, name: str, hint: str, title: str | None = None,
@@ -140,6 +140,9 @@ def nodepool_taints(check_id: str, name: str, taints: list[str], why: Mapping[st
             if text in have_texts:
                 continue
             same_key = [t for t in have if t.get("key") == taint["key"]]
+            if same_key and same_key[0].get("effect") == taint.get("effect"):
+                return failed(expected, found,
+                              value_hint(Taint.of(same_key[0]), Taint.of(taint)), where)
             if same_key:
                 return failed(expected, found,
                               f"the `{taint['key']}` taint is `{_taint_text(same_key[0])}`, the "

@@ -22,7 +22,8 @@ from workshop.builders import base as c
 from workshop.builders import workloads
 from workshop.grading.core import Check, Outcome, failed, passed, waiting
 from workshop.k8s.node_agent import pool_nodes, tainted_nodes
-from workshop.k8s.taints import NO_SCHEDULE, Taint, describe_toleration, kubectl_untaint, tolerates
+from workshop.k8s.taints import (NO_SCHEDULE, Taint, describe_toleration, kubectl_untaint, tolerates,
+                                 value_hint)
 
 
 def _taints(pool: dict, field: str) -> list[Taint]:
@@ -52,7 +53,7 @@ def _typo_hint(want: Taint, have: list[Taint]) -> str | None:
     """A hint when a taint differs from `want` in one part only (key, value or effect)."""
     for t in have:
         if t.key == want.key and t.effect == want.effect:
-            return f"taint `{t.key}` has value `{t.value}`: check the value's spelling"
+            return value_hint(t, want)
         if t.value == want.value and t.effect == want.effect:
             return f"taint key `{t.key}` is not the one asked for: check the key's spelling"
     return None

@@ -3,8 +3,12 @@ requests, node selection, where its pods run, and that nothing is left behind.""
 
 from __future__ import annotations
 
+from collections import Counter
+from typing import Collection
+
 from workshop.grading.core import Check
 from workshop.grading.core import Outcome
+from workshop.grading.core import Status
 from workshop.grading.core import failed
 from workshop.grading.core import missing
 from workshop.grading.core import passed
@@ -13,8 +17,9 @@ from workshop.instances import catalog
 from workshop.k8s import kube, usage
 from workshop.k8s import observe
 from workshop.k8s import orphans
+from workshop.k8s import selection
 from workshop.builders.base import (
-    CONSOLIDATION_WAIT_S, APPS_API, allows_label, deployment_containers, deployment_selector, get_deployment, known_node_labels, make_check, mentioned_labels, plural, pod_template_spec, pods_ready, replica_count, with_deployment,
+    CONSOLIDATION_WAIT_S, APPS_API, NODEPOOL_API, allows_label, deployment_containers, deployment_selector, get_deployment, known_node_labels, make_check, mentioned_labels, plural, pod_template_spec, pods_ready, replica_count, with_deployment,
 )
 
 
@@ -126,19 +131,60 @@ def learner_deployment(exercise: str, name: str, replicas: int, cpu: str | None 
     return checks
 
 
+def placement(ctx, dep: dict) -> str:
+    """Where the Deployment's pods run now, by NodePool ("" when none is on a node yet): what a
+    hint may say about where pods go, because the checker saw it."""
+    infos = observe.node_infos()
+    pools = [infos[n].nodepool or "nodes outside any NodePool"
+             for p in observe.pods(ctx.namespace, deployment_selector(dep))
+             if (n := (p.get("spec") or {}).get("nodeName")) and n in infos]
+    counts = Counter(pools)
+    return ", ".join(f"{plural(n, 'pod')} on {pool}" for pool, n in sorted(counts.items()))
+
+
+def _pins_pool(spec: dict, pools: list[str]) -> tuple[str, list[str]] | None:
+    """The rules by which the pod's required selection keeps it on `pools[0]` (or also on
+    the other `pools`, and on no other NodePool), with the pools it admits; None when it
+    does not."""
+    nodepools = kube.list_(NODEPOOL_API, "NodePool")
+    admitted = selection.pools_admitting(spec, nodepools)
+    if pools and pools[0] in admitted and set(admitted) <= set(pools):
+        return selection.pinning_rules(spec, nodepools), admitted
+    return None
+
+
 def pod_template_requires_label(check_id: str, name: str, key: str, values: list[str],
                                 unconstrained_hint: str, title: str | None = None,
+                                pool: str | Collection[str] | None = None,
                                 **options) -> Check:
     """The Deployment's pods may only run on nodes whose `key` label is one of `values`.
 
     Required means nodeSelector or required node affinity (either spelling passes); a
-    preferred rule is only a wish and does not count.
+    preferred rule is only a wish and does not count. With `pool` (the NodePool, or the
+    NodePools, whose nodes carry that label), any required selection that keeps the pods on
+    those pools and no other passes too, with a remark: `karpenter.sh/nodepool`, the
+    platform's `platform.workshop.dev/nodepool`, another label only those pools carry. The
+    unconstrained hint is followed by where the pods run now, as read from the cluster.
     """
     expected = f"required {key} in ({', '.join(values)})"
+    pools = [pool] if isinstance(pool, str) else list(pool or [])
 
     def fn(ctx, dep: dict) -> Outcome:
         where = f"Deployment {ctx.namespace}/{name} .spec.template.spec (nodeSelector / affinity)"
         spec = pod_template_spec(dep)
+        verdict = _requires_label(ctx, dep, spec, where)
+        if verdict.status is Status.PASS or not pools:
+            return verdict
+        pinned = _pins_pool(spec, pools)
+        if pinned is None:
+            return verdict
+        rules, admitted = pinned
+        label = " or ".join(f"`{key}: {v}`" for v in values)
+        return passed(expected, f"{rules} keeps the pods on {' and '.join(admitted)} (accepted; "
+                      f"the exercise selects {label}: a label that says what the pods need "
+                      "keeps working when the platform renames or splits a pool)", where)
+
+    def _requires_label(ctx, dep: dict, spec: dict, where: str) -> Outcome:
         known = known_node_labels(ctx)
         required = mentioned_labels(spec, "required")
         universe = set(known.get(key, set())) | set(values) | {
@@ -163,7 +209,9 @@ def pod_template_requires_label(check_id: str, name: str, key: str, values: list
                 return failed(expected, f"only a preferred rule on {key}",
                               "preferred is only a wish: the scheduler may still place pods "
                               "elsewhere; this needs a required rule", where)
-            return failed(expected, f"nothing requires {key}", unconstrained_hint, where)
+            now = placement(ctx, dep)
+            return failed(expected, f"nothing requires {key}",
+                          unconstrained_hint + (f" (right now: {now})" if now else ""), where)
         unknown = [v for vs in on_key for v in vs if v not in known.get(key, set())]
         if unknown:
             return failed(expected, f"requires {key} = {unknown[0]}",

@@ -50,6 +50,18 @@ def describe_toleration(toleration: dict) -> str:
     return f"{key} {op}{value} ({effect})"
 
 
+def value_hint(have: Taint, want: Taint) -> str:
+    """Why a taint with the right key and effect is not `want`: its value. A missing value is
+    named as missing (an empty string is not a spelling to check)."""
+    if not have.value:
+        return (f"taint `{have}` has no value; the exercise asks for `{want}`: add "
+                f"`value: \"{want.value}\"` (pods that tolerate it with `operator: Equal` and "
+                f"`value: \"{want.value}\"` would not tolerate the taint without one)")
+    if not want.value:
+        return f"taint `{have}` has value `{have.value}`; the exercise asks for none: remove it"
+    return f"taint `{have.key}` has value `{have.value}`: check the value's spelling"
+
+
 def node_taints(node: dict) -> list[Taint]:
     return [Taint.of(t) for t in (node.get("spec") or {}).get("taints") or []]
 

@@ -13,6 +13,7 @@
     viewer()                      # live nodes, pools, prices and pending pods (watches)
     explain("inflate")            # why this node (or why Pending), pool by pool
     node = wait_for.node(pool="agent-ready"); remove_taint(node, "example.com/agent-not-ready")
+    delete_deployment("gpu-gotcha")   # a demo's Deployment, in the lesson's namespace
 
 Solution mode (WORKSHOP_SOLUTIONS=1, used by CI through nbval): an `%%apply N.M` cell
 applies exercise N.M's reference solution instead of its body (`%%apply N.M-2`: only its
@@ -41,7 +42,7 @@ from workshop.lab.tables import Show
 from workshop.lab.waits import WaitFor
 
 __all__ = ["use_lesson", "check", "apply_yaml", "show", "wait_for", "remove_taint",
-           "solution_mode", "viewer", "explain", "try_workload", "try_"]
+           "delete_deployment", "solution_mode", "viewer", "explain", "try_workload", "try_"]
 
 
 def use_lesson(n: int) -> None:
@@ -115,6 +116,20 @@ def remove_taint(node: str, key: str) -> None:
                  f"<code>{html.escape(node)}</code><br><small>in a terminal: <code>"
                  f"{html.escape(taints.kubectl_untaint(node, key, removed.effect))}</code>"
                  "</small>")
+
+
+@friendly
+def delete_deployment(name: str, namespace: str | None = None) -> None:
+    """Delete a Deployment this lesson's cells made (e.g. a demo's), in the lesson's namespace
+    by default; its pods go, and consolidation removes the nodes they leave empty."""
+    ns = namespace or default_namespace(None)
+    if kube.delete("apps/v1", "Deployment", name, ns):
+        display_html(f"✓ deleted Deployment <code>{html.escape(ns)}/{html.escape(name)}</code>"
+                     f"<br><small>in a terminal: <code>kubectl delete deployment "
+                     f"{html.escape(name)} -n {html.escape(ns)}</code></small>")
+    else:
+        display_html(f"no Deployment <code>{html.escape(ns)}/{html.escape(name)}</code>: "
+                     "nothing to delete")
 
 
 show = Show()
