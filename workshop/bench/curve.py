@@ -25,6 +25,7 @@ class Point:
     load_1m: float | None = None  # the machine's load average when the step began
     cpu_s: dict[str, float] = field(default_factory=dict)  # CPU seconds by component
     rss_mib: float | None = None  # RSS of all components with every pod Ready
+    rss_by_component_mib: dict[str, float] = field(default_factory=dict)
     phases: dict[str, dict[str, float]] = field(default_factory=dict)  # first/last of each
 
 

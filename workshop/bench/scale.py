@@ -60,7 +60,7 @@ def step(tl: Timeline, pods: int) -> Point:
     tl.wait(lambda m: len(m.ready) >= pods, STEP_TIMEOUT_S, f"{pods:,} pods Ready")
     ready_s = time.monotonic() - t0
     cpu = _delta(cpu0, cpu_seconds())
-    rss = round(lifecycle.total_rss_mib())
+    rss_by = {r.name: round(r.rss_mib) for r in lifecycle.status_rows()}
     m = tl.marks
     nodes, others = len(m.nodes), len(m.others_on_nodes)
     last_launched = max(m.launched.values(), default=None)
@@ -82,7 +82,7 @@ def step(tl: Timeline, pods: int) -> Point:
         last_launched_s=round(last_launched - t0, 2) if last_launched else None,
         last_bound_s=round(last_bound - t0, 2) if last_bound else None,
         empty_gone_s=round(gone_s, 1), other_pods=others, load_1m=load, cpu_s=cpu,
-        rss_mib=rss,
+        rss_mib=sum(rss_by.values()), rss_by_component_mib=rss_by,
         phases={"first": firsts, "last": phases})
 
 
