@@ -75,8 +75,8 @@ doctor: $(STAMP) ## is this machine ready for class? (Python, disk, memory, regi
 catalog: $(STAMP) ## regenerate cluster/catalog/instance-types.json from the table
 	@$(WORKSHOP) catalog
 
-bench: $(STAMP) ## speed and memory numbers as one JSON object (BENCH_COLD=1 for a cold build)
-	@$(WORKSHOP) bench
+bench: $(STAMP) ## speed and memory numbers as one JSON object (SCALE=1: only the scale curve; BENCH_COLD=1: with a cold build)
+	@$(if $(SCALE),BENCH_ONLY=scale )$(WORKSHOP) bench
 
 # The tests use their own cluster state (.workshop-test/), so a learner's cluster is never
 # touched; the session builds, starts and deletes it itself.

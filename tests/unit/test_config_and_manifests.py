@@ -16,7 +16,8 @@ from workshop.errors import WorkshopError
 
 def test_kwokctl_config_is_loopback_binary_runtime_with_our_binaries(tmp_path):
     text = cluster.render_config(tmp_path / "bin", toolchain.Versions.load())
-    cfg, *stages = yaml.safe_load_all(text)
+    cfg, *docs = yaml.safe_load_all(text)
+    stages = [d for d in docs if d["kind"] == "Stage"]
     opts = cfg["options"]
     assert cfg["kind"] == "KwokctlConfiguration"
     assert opts["runtime"] == "binary" and opts["bindAddress"] == "127.0.0.1"
@@ -27,6 +28,19 @@ def test_kwokctl_config_is_loopback_binary_runtime_with_our_binaries(tmp_path):
     # kwokctl drops its default Stages when the config has any: all of them must be here.
     assert [s["metadata"]["name"] for s in stages] == [
         "node-initialize", "node-heartbeat-with-lease", "pod-ready", "pod-complete", "pod-delete"]
+
+
+def test_kwok_configuration_spells_out_every_parallelism(tmp_path):
+    """kwokctl copies a KwokConfiguration into the cluster without kwok's defaults, and
+    kwok refuses to start with a parallelism of 0 (a field left out)."""
+    text = cluster.render_config(tmp_path / "bin", toolchain.Versions.load())
+    kwok = [d for d in yaml.safe_load_all(text) if d["kind"] == "KwokConfiguration"]
+    assert len(kwok) == 1
+    opts = kwok[0]["options"]
+    for key in ("podPlayStageParallelism", "nodePlayStageParallelism", "nodeLeaseParallelism",
+                "podsOnNodeSyncParallelism"):
+        assert int(opts[key]) > 0, key
+    assert opts["cidr"] and opts["enablePodsOnNodeSyncListPager"] is True
 
 
 def test_stages_are_kwoks_defaults_but_node_capacity(tmp_path):

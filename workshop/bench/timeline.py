@@ -1,0 +1,164 @@
+"""When things happened during a bench run, seen through watches (not by polling lists).
+
+Listing 2,000 pods every 50 ms costs the API server and this 2-core machine more than the
+work being measured; a watch costs one stream. Each watched object's first moment in a
+state (a pod bound to a node, a pod Ready, a NodeClaim launched, a node gone) is recorded
+on this process's monotonic clock, so sub-second times are real (the API's own
+timestamps have one-second resolution).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+
+from kubernetes import watch
+from kubernetes.client import CustomObjectsApi
+
+from workshop.k8s import kube
+
+WATCH_TIMEOUT_S = 30
+NODEPOOL_LABEL = "karpenter.sh/nodepool"
+
+
+@dataclass
+class Marks:
+    """First-seen monotonic times, by object name."""
+    created: dict[str, float] = field(default_factory=dict)
+    unschedulable: dict[str, float] = field(default_factory=dict)  # the scheduler said so
+    bound: dict[str, float] = field(default_factory=dict)
+    ready: dict[str, float] = field(default_factory=dict)
+    launched: dict[str, float] = field(default_factory=dict)
+    nodes: set[str] = field(default_factory=set)        # Karpenter's nodes now
+    node_gone: dict[str, float] = field(default_factory=dict)
+    others_on_nodes: set[str] = field(default_factory=set)  # pods of other namespaces
+
+
+def _is_true(obj: dict, type_: str) -> bool:
+    return kube.is_true(obj, type_)
+
+
+class Timeline:
+    """Watches the bench namespace's pods, NodeClaims and Karpenter's nodes in threads."""
+
+    def __init__(self, namespace: str, selector: str):
+        self.namespace, self.selector = namespace, selector
+        self.marks = Marks()
+        self._lock = threading.Lock()
+        self.changed = threading.Condition(self._lock)
+        self._stop = threading.Event()
+        self._watches: list[watch.Watch] = []
+        self._threads: list[threading.Thread] = []
+
+    # ------------------------------------------------------------ the threads
+
+    def start(self) -> "Timeline":
+        core = kube.core()
+        custom = CustomObjectsApi(kube.api_client())
+        streams = [
+            (self._pod, core.list_namespaced_pod, (self.namespace,),
+             {"label_selector": self.selector}),
+            (self._other_pod, core.list_pod_for_all_namespaces, (),
+             {"field_selector": f"metadata.namespace!={self.namespace}"}),
+            (self._claim, custom.list_cluster_custom_object, ("karpenter.sh", "v1", "nodeclaims"), {}),
+            (self._node, core.list_node, (), {"label_selector": NODEPOOL_LABEL}),
+        ]
+        for handler, lister, args, kwargs in streams:
+            t = threading.Thread(target=self._run, args=(handler, lister, args, kwargs),
+                                 daemon=True, name=f"bench-watch-{handler.__name__}")
+            t.start()
+            self._threads.append(t)
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        for w in list(self._watches):
+            w.stop()
+            resp = getattr(w, "_resp", None)
+            if resp is not None and hasattr(resp, "shutdown"):
+                try:
+                    resp.shutdown()
+                except Exception:
+                    pass
+        for t in self._threads:
+            t.join(2)
+
+    def _run(self, handler, lister, args, kwargs) -> None:
+        while not self._stop.is_set():
+            try:
+                resp = lister(*args, **kwargs, _preload_content=False)
+                body = json.loads(resp.data)
+                now = time.monotonic()
+                with self._lock:
+                    for obj in body.get("items") or []:
+                        handler("ADDED", obj, now)
+                    self.changed.notify_all()
+                rv = (body.get("metadata") or {}).get("resourceVersion")
+                w = watch.Watch()
+                self._watches.append(w)
+                for ev in w.stream(lister, *args, **kwargs, resource_version=rv,
+                                   timeout_seconds=WATCH_TIMEOUT_S, deserialize=False):
+                    if self._stop.is_set():
+                        return
+                    if ev.get("type") in ("ERROR", "BOOKMARK"):
+                        break
+                    now = time.monotonic()
+                    with self._lock:
+                        handler(ev["type"], ev.get("object") or {}, now)
+                        self.changed.notify_all()
+            except Exception:  # an expired or broken watch: list again
+                if not self._stop.is_set():
+                    time.sleep(0.2)
+
+    # ------------------------------------------------------------ handlers (lock held)
+
+    def _pod(self, type_: str, pod: dict, now: float) -> None:
+        name = pod["metadata"]["name"]
+        if type_ == "DELETED":
+            return
+        self.marks.created.setdefault(name, now)
+        if (kube.condition(pod, "PodScheduled") or {}).get("reason") == "Unschedulable":
+            self.marks.unschedulable.setdefault(name, now)
+        if (pod.get("spec") or {}).get("nodeName"):
+            self.marks.bound.setdefault(name, now)
+        if _is_true(pod, "Ready") and not pod["metadata"].get("deletionTimestamp"):
+            self.marks.ready.setdefault(name, now)
+
+    def _other_pod(self, type_: str, pod: dict, now: float) -> None:
+        key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+        if type_ == "DELETED":
+            self.marks.others_on_nodes.discard(key)
+        elif (pod.get("spec") or {}).get("nodeName", "").startswith("kwok-"):
+            self.marks.others_on_nodes.add(key)
+
+    def _claim(self, type_: str, claim: dict, now: float) -> None:
+        if type_ != "DELETED" and _is_true(claim, "Launched"):
+            self.marks.launched.setdefault(claim["metadata"]["name"], now)
+
+    def _node(self, type_: str, node: dict, now: float) -> None:
+        name = node["metadata"]["name"]
+        if type_ == "DELETED":
+            if name in self.marks.nodes:
+                self.marks.nodes.discard(name)
+                self.marks.node_gone[name] = now
+        else:
+            self.marks.nodes.add(name)
+
+    # ------------------------------------------------------------ reading
+
+    def reset(self) -> None:
+        """Forget the first-seen times (not the nodes that exist now): a new step begins."""
+        with self._lock:
+            nodes, others = set(self.marks.nodes), set(self.marks.others_on_nodes)
+            self.marks = Marks(nodes=nodes, others_on_nodes=others)
+
+    def wait(self, predicate, timeout_s: float, what: str) -> None:
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            while not predicate(self.marks):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"bench: waited {timeout_s:.0f}s for {what}")
+                self.changed.wait(min(left, 1.0))
