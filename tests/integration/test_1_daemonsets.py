@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from workshop import catalog, daemonsets, kube, observe
-from workshop.workloads import GPU_TOLERATION, deployment
+from workshop.instances import catalog
+from workshop.k8s import daemonsets, kube, observe
+from workshop.k8s.workloads import GPU_TOLERATION, deployment
 
 pytestmark = pytest.mark.cluster
 

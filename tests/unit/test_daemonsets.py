@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from workshop import catalog as cat
-from workshop import daemonsets as ds
-from workshop.usage import Requests
+from workshop.instances import catalog as cat
+from workshop.k8s import daemonsets as ds
+from workshop.k8s.usage import Requests
 
 REPO = Path(__file__).resolve().parents[2]
 PLATFORM = REPO / "cluster" / "platform"

@@ -28,7 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from . import catalog, taints, usage
+from workshop.instances import catalog
+from workshop.k8s import taints, usage
 
 NODEPOOL_LABEL = "karpenter.sh/nodepool"
 # Labels a pod may require though a pool does not define them (v1.WellKnownLabels,
