@@ -150,3 +150,22 @@ def test_daemon_pods_are_told_apart_by_their_owner():
     assert ds.is_daemon_pod({"metadata": {"ownerReferences": [{"kind": "DaemonSet", "name": "x"}]}})
     assert not ds.is_daemon_pod({"metadata": {"ownerReferences": [{"kind": "ReplicaSet", "name": "x"}]}})
     assert not ds.is_daemon_pod({"metadata": {}})
+
+
+def test_cheapest_leaves_room_for_the_daemonsets(catalog, general, daemonsets):
+    """The same boundary the cluster test finds on the real Karpenter (test_1_daemonsets)."""
+    c5 = [{"key": cat.AWS_FAMILY, "operator": "In", "values": ["c5"]}]
+    room = ds.per_offering(general, daemonsets)
+    exact = catalog.by_name("c5.xlarge").allocatable_cpu_millis - 210
+    assert catalog.cheapest(c5, exact, 1024, pods=1, overhead=room).instance_type == "c5.xlarge"
+    assert catalog.cheapest(c5, exact + 1, 1024, pods=1, overhead=room).instance_type == "c5.2xlarge"
+    assert catalog.cheapest(c5, exact + 1, 1024).instance_type == "c5.xlarge", "without them"
+
+
+def test_daemon_pods_take_pod_slots_too(catalog, general, daemonsets):
+    t3_small = catalog.by_name("t3.small")
+    small = [{"key": cat.INSTANCE_TYPE, "operator": "In", "values": ["t3.small"]}]
+    room = ds.per_offering(general, daemonsets)
+    free = t3_small.pods - 4
+    assert catalog.cheapest(small, free * 10, 10, pods=free, overhead=room) is not None
+    assert catalog.cheapest(small, (free + 1) * 10, 10, pods=free + 1, overhead=room) is None

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from workshop.instances import catalog
-from workshop.k8s import taints, usage
+from workshop.k8s import kube, taints, usage
 
 NODEPOOL_LABEL = "karpenter.sh/nodepool"
 # Labels a pod may require though a pool does not define them (v1.WellKnownLabels,
@@ -190,12 +190,20 @@ def per_offering(pool: Mapping[str, Any], daemonsets: Sequence[Mapping[str, Any]
                  ) -> Callable[[catalog.Offering], tuple[int, int, int]]:
     """For Catalog.cheapest(overhead=...): (cpu millis, memory MiB, pods) per offering."""
     daemonsets = list(daemonsets)
+    known: dict[catalog.Offering, tuple[int, int, int]] = {}  # bounded by the catalog's size
 
     def of(offering: catalog.Offering) -> tuple[int, int, int]:
-        o = overhead(pool, daemonsets, offering)
-        return o.cpu_millis, o.memory_mib, o.pods
+        if offering not in known:
+            o = overhead(pool, daemonsets, offering)
+            known[offering] = (o.cpu_millis, o.memory_mib, o.pods)
+        return known[offering]
 
     return of
+
+
+def in_cluster() -> list[dict]:
+    """Every DaemonSet in the cluster, the platform's and any other: Karpenter lists them all."""
+    return kube.list_("apps/v1", "DaemonSet")
 
 
 def pool_of_requirements(requirements: Iterable[Mapping[str, Any]]) -> dict:
