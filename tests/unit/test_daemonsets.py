@@ -169,3 +169,12 @@ def test_daemon_pods_take_pod_slots_too(catalog, general, daemonsets):
     free = t3_small.pods - 4
     assert catalog.cheapest(small, free * 10, 10, pods=free, overhead=room) is not None
     assert catalog.cheapest(small, (free + 1) * 10, 10, pods=free + 1, overhead=room) is None
+
+
+def test_a_selection_on_an_instance_label_counts_only_where_it_matches(general, catalog):
+    c5_only = one({"nodeSelector": {cat.AWS_FAMILY: "c5"}})
+    offerings = catalog.admitted(general["spec"]["template"]["spec"]["requirements"])
+    c5 = next(o for o in offerings if o.instance_type.startswith("c5."))
+    m5 = next(o for o in offerings if o.instance_type.startswith("m5."))
+    assert ds.overhead(general, [c5_only]).pods == 1, "the pool may launch c5"
+    assert (ds.overhead(general, [c5_only], c5).pods, ds.overhead(general, [c5_only], m5).pods) == (1, 0)

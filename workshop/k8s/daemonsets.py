@@ -30,14 +30,15 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from workshop.instances import catalog
 from workshop.k8s import kube, taints, usage
+from workshop.names import (APPS_API, ARCH_LABEL, CAPACITY_TYPE_LABEL, INSTANCE_TYPE_LABEL,
+                            NODEPOOL_LABEL, OS_LABEL, ZONE_LABEL)
 
-NODEPOOL_LABEL = "karpenter.sh/nodepool"
 # Labels a pod may require though a pool does not define them (v1.WellKnownLabels,
-# pkg/apis/v1/labels.go; AllowUndefinedWellKnownLabels).
+# pkg/apis/v1/labels.go:75; AllowUndefinedWellKnownLabels). The catalog's keys count too:
+# the kwok provider registers every offering key as well-known (kwok/cloudprovider/helpers.go:174).
 WELL_KNOWN = frozenset({
-    "topology.kubernetes.io/region", "topology.kubernetes.io/zone",
-    "node.kubernetes.io/instance-type", "kubernetes.io/arch", "kubernetes.io/os",
-    "karpenter.sh/capacity-type", "node.kubernetes.io/windows-build", NODEPOOL_LABEL,
+    NODEPOOL_LABEL, ZONE_LABEL, "topology.kubernetes.io/region", INSTANCE_TYPE_LABEL,
+    ARCH_LABEL, OS_LABEL, CAPACITY_TYPE_LABEL, "node.kubernetes.io/windows-build",
 })
 NO_EFFECTS = ("NoSchedule", "NoExecute")  # PreferNoSchedule never keeps a daemon pod off
 
@@ -133,16 +134,23 @@ def _pool_requirements(pool: Mapping[str, Any]) -> dict[str, list[dict]]:
     return out
 
 
+def _well_known() -> frozenset[str]:
+    try:
+        return WELL_KNOWN | catalog.load_catalog().label_keys
+    except catalog.CatalogError:
+        return WELL_KNOWN
+
+
 def _selection_fits(term: list[dict], pool_reqs: Mapping[str, list[dict]],
                     offering: catalog.Offering | None) -> bool:
     for r in term:
         key = r["key"]
         defined = pool_reqs.get(key)
         if defined is None:
-            # Undefined in the pool: only a well-known label (or one the instance types carry,
-            # checked below) may be required; NotIn / DoesNotExist are always met.
-            in_catalog = offering is not None and key in offering.labels
-            if r.get("operator") in ("In", "Exists") and key not in WELL_KNOWN and not in_catalog:
+            # Undefined in the pool: only a well-known label (the catalog's keys included,
+            # checked against the offering below) may be required; NotIn / DoesNotExist
+            # are always met.
+            if r.get("operator") in ("In", "Exists") and key not in _well_known():
                 return False
         elif not all(_intersect(r, d) for d in defined):
             return False
@@ -203,7 +211,7 @@ def per_offering(pool: Mapping[str, Any], daemonsets: Sequence[Mapping[str, Any]
 
 def in_cluster() -> list[dict]:
     """Every DaemonSet in the cluster, the platform's and any other: Karpenter lists them all."""
-    return kube.list_("apps/v1", "DaemonSet")
+    return kube.list_(APPS_API, "DaemonSet")
 
 
 def pool_of_requirements(requirements: Iterable[Mapping[str, Any]]) -> dict:
