@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from workshop.k8s.clusterwatch import NodeRow, PodRow, Snapshot, pod_row
 from workshop.k8s.usage import Requests
-from workshop.lab.viewer import frame, text, to_html
+from workshop.lab.node_viewer import frame, text, to_html
 
 
 def pod(name: str, node: str, cpu: int, owner: str, ns: str = "lesson-01", phase="Running") -> dict:
