@@ -178,3 +178,10 @@ def test_a_selection_on_an_instance_label_counts_only_where_it_matches(general, 
     m5 = next(o for o in offerings if o.instance_type.startswith("m5."))
     assert ds.overhead(general, [c5_only]).pods == 1, "the pool may launch c5"
     assert (ds.overhead(general, [c5_only], c5).pods, ds.overhead(general, [c5_only], m5).pods) == (1, 0)
+
+
+def test_the_readme_states_the_overhead(general, daemonsets):
+    o = ds.overhead(general, daemonsets)
+    readme = " ".join((REPO / "README.md").read_text().split())
+    assert f"{o.cpu_millis}m CPU and {o.memory_mib}Mi per node" in readme
+    assert all(n.split("/")[1] in readme for n in o.names)
