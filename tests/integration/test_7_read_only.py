@@ -53,7 +53,9 @@ def _account(tmp: Path, ns: str, sa: str, cluster_wide: bool) -> Path:
         rules = [{"apiGroups": [""], "resources": ["pods", "events", "nodes", "namespaces"],
                   "verbs": READS},
                  {"apiGroups": ["karpenter.sh"], "resources": ["nodepools", "nodeclaims"],
-                  "verbs": READS}]
+                  "verbs": READS},
+                 # explain counts the DaemonSets every new node runs, as Karpenter does
+                 {"apiGroups": ["apps"], "resources": ["daemonsets"], "verbs": READS}]
         objs += [{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
                   "metadata": {"name": f"{ns}-{sa}"}, "rules": rules},
                  {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",

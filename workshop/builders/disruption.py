@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Collection
 
 from workshop.instances import catalog
-from workshop.k8s import budgets, disruption, kube, observe, usage
+from workshop.k8s import budgets, daemonsets, disruption, kube, observe, usage
 from workshop.builders.base import (
     APPS_API, make_check, Holding, plural, pod_template_spec, replica_count, deployment_selector, with_deployment,
     with_nodepool,
@@ -258,20 +258,23 @@ def pool_consolidated_to_cheapest(check_id: str, pool: str, app: str,
             return failed("a NodePool", "no NodePool", f"create NodePool {pool} first", where)
         cpu, mem = _requests(dep)
         reqs = list(disruption.template_spec(np).get("requirements") or []) + [on_demand]
-        best = ctx.catalog.cheapest(reqs, cpu, mem)
+        # Karpenter sizes the node for the pods plus the DaemonSets that run on it.
+        room = daemonsets.per_offering(np, daemonsets.in_cluster())
+        best = ctx.catalog.cheapest(reqs, cpu, mem, pods=replica_count(dep), overhead=room)
         if best is None:
             return failed("a type that holds the pods", "none in the catalog",
-                          f"no on-demand type {pool} admits can hold {cpu}m CPU and {mem}Mi: "
-                          "check the requests", where)
-        expected = f"1 node, {best.instance_type} (the cheapest on-demand type holding {cpu}m CPU)"
+                          f"no on-demand type {pool} admits can hold {cpu}m CPU and {mem}Mi "
+                          "besides its DaemonSets: check the requests", where)
+        daemons = room(best)[0]
+        expected = (f"1 node, {best.instance_type} (the cheapest on-demand type holding {cpu}m CPU"
+                    + (f" and the DaemonSets' {daemons}m)" if daemons else ")"))
         claims = observe.nodeclaims(pool)
         infos = _claimed_nodes(pool, claims)
         types = sorted(i.instance_type for i in infos.values())
         mine = {p["metadata"]["uid"] for p in observe.pods(ctx.namespace, deployment_selector(dep))}
         others = [p["metadata"]["name"] for p in kube.list_("v1", "Pod")
                   if p["spec"].get("nodeName") in infos and p["metadata"]["uid"] not in mine
-                  and not any(o.get("kind") == "DaemonSet"
-                              for o in p["metadata"].get("ownerReferences") or [])]
+                  and not daemonsets.is_daemon_pod(p)]
         if others:
             # Not something waiting fixes (a later exercise's precious, say): answer now.
             return failed(expected, f"{pool} also runs {', '.join(others[:3])}",

@@ -14,7 +14,7 @@ from workshop.grading.core import missing
 from workshop.grading.core import passed
 from workshop.grading.core import waiting
 from workshop.instances import catalog
-from workshop.k8s import kube, usage
+from workshop.k8s import daemonsets, kube, usage
 from workshop.k8s import observe
 from workshop.k8s import orphans
 from workshop.k8s import selection
@@ -312,8 +312,8 @@ def no_empty_nodes(check_id: str, pool: str, title: str | None = None, **options
         busy = {p["spec"].get("nodeName") for p in kube.list_("v1", "Pod")
                 if not p["metadata"].get("deletionTimestamp")
                 and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
-                and not any(o.get("kind") == "DaemonSet"
-                            for o in p["metadata"].get("ownerReferences") or [])}
+                # Karpenter calls a node whose pods all belong to DaemonSets empty.
+                and not daemonsets.is_daemon_pod(p)}
         empty = [n["metadata"]["name"] for n in nodes if n["metadata"]["name"] not in busy]
         if not empty:
             return passed("no empty nodes", f"{plural(len(nodes), 'node')}, none empty", where)

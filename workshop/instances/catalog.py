@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from workshop import paths
 from workshop.errors import WorkshopError
@@ -167,11 +167,13 @@ class InstanceType:
     def allocatable_memory_mib(self) -> int:
         return self.memory_mib - KUBE_RESERVED_MEMORY_MIB
 
-    def fits(self, cpu_millis: int, memory_mib: int, gpus: int = 0) -> bool:
-        """Whether requests this size fit the allocatable (the pod limit is not considered)."""
+    def fits(self, cpu_millis: int, memory_mib: int, gpus: int = 0, pods: int = 0) -> bool:
+        """Whether requests this size, in `pods` pods, fit the allocatable (Karpenter counts
+        one `pods` per pod against the type's max pods; 0: not considered)."""
         return (cpu_millis <= self.allocatable_cpu_millis
                 and memory_mib <= self.allocatable_memory_mib
-                and gpus <= self.gpus)
+                and gpus <= self.gpus
+                and pods <= self.pods)
 
     def resources(self) -> dict[str, str]:
         """The JSON `resources` block: kwok's node capacity."""
@@ -236,6 +238,11 @@ class Offering:
 
 def _sort_key(o: Offering) -> tuple:
     return (o.instance_type, o.zone, o.capacity_type)
+
+
+# What every node of an offering runs besides the pods being placed (its DaemonSets):
+# (cpu millis, memory MiB, pods). Built by workshop.k8s.daemonsets, which knows the rules.
+Overhead = Callable[[Offering], tuple[int, int, int]]
 
 
 # ---------------------------------------------------------------- reading the JSON back
@@ -525,12 +532,21 @@ class Catalog:
         return frozenset(o for o in self.offerings if all(r.matches(o.labels) for r in relevant))
 
     def cheapest(self, requirements: Iterable[Mapping[str, Any]] | None, cpu_millis: int,
-                 memory_mib: int, gpus: int = 0) -> Offering | None:
+                 memory_mib: int, gpus: int = 0, pods: int = 0,
+                 overhead: Overhead | None = None) -> Offering | None:
         """The cheapest admitted offering whose allocatable (capacity minus kwok's 100m CPU /
-        10Mi reserve) fits the requests; ties go to the first by name, zone, capacity type.
-        None when nothing fits."""
-        fitting = (o for o in self.admitted(requirements)
-                   if self.by_name(o.instance_type).fits(cpu_millis, memory_mib, gpus))
+        10Mi reserve) fits the requests of `pods` pods; ties go to the first by name, zone,
+        capacity type. None when nothing fits.
+
+        `overhead(offering)` -> (cpu millis, memory MiB, pods): what every node of that
+        offering runs besides (its DaemonSets; workshop.k8s.daemonsets.per_offering), added
+        to the requests as Karpenter adds it before an instance type must fit."""
+        def fits(o: Offering) -> bool:
+            cpu, mem, more = overhead(o) if overhead else (0, 0, 0)
+            return self.by_name(o.instance_type).fits(cpu_millis + cpu, memory_mib + mem, gpus,
+                                                      pods + more if pods else 0)
+
+        fitting = (o for o in self.admitted(requirements) if fits(o))
         return min(fitting, key=lambda o: (o.price, *_sort_key(o)), default=None)
 
     @staticmethod

@@ -50,5 +50,8 @@ NODE = Missing("get", "nodes", "cluster-wide",
                "the node's instance type, capacity type, zone and price")
 PODS_ON_NODE = Missing("list", "pods", "all namespaces",
                        "the other pods sharing the node")
+DAEMONSETS = Missing("list", "daemonsets.apps", "cluster-wide",
+                     "the DaemonSets every new node also runs, whose requests Karpenter adds "
+                     "when it sizes a node")
 EVENTS = Missing("list", "events", "in the pod's namespace",
                  "Karpenter's and the scheduler's words about the pod")

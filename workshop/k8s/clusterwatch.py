@@ -21,7 +21,7 @@ from kubernetes import watch
 from kubernetes.client import CustomObjectsApi
 from kubernetes.client.rest import ApiException
 
-from workshop.k8s import access, kube, usage
+from workshop.k8s import access, daemonsets, kube, usage
 from workshop.k8s import timestamps
 
 WATCH_TIMEOUT_S = 20  # server-side: a watch ends and is resumed this often
@@ -48,6 +48,7 @@ class PodRow:
     phase: str
     requests: usage.Requests
     deleting: bool
+    daemon: bool = False  # a DaemonSet's pod: comes with every node, no one's workload
 
 
 @dataclass
@@ -80,7 +81,8 @@ def pod_row(obj: dict) -> PodRow:
     meta = obj["metadata"]
     return PodRow(meta["namespace"], meta["name"], (obj.get("spec") or {}).get("nodeName") or "",
                   (obj.get("status") or {}).get("phase") or "Pending",
-                  usage.pod_requests(obj.get("spec") or {}), bool(meta.get("deletionTimestamp")))
+                  usage.pod_requests(obj.get("spec") or {}), bool(meta.get("deletionTimestamp")),
+                  daemonsets.is_daemon_pod(obj))
 
 
 class _Kind:

@@ -12,6 +12,8 @@ What it follows, read in Karpenter v1.14.1's source (sigs.k8s.io/karpenter):
   preferred term until relaxed; pkg/scheduling/requirements.go) must be compatible with the
   pool's requirements and template labels; a key the pool does not define fails an In or
   Exists ("label ... does not have known values") unless it is a well-known label.
+- An instance type must hold the pod plus the pods of every DaemonSet that would run on
+  the pool's node (scheduling/scheduler.go buildDaemonOverheadGroups; workshop.k8s.daemonsets).
 - Limits (scheduling/scheduler.go addToNewNodeClaim): instance types whose capacity would
   take the pool past a limit are dropped ("all available instance types exceed limits").
 - The kwok provider then launches the cheapest available offering among the types left
@@ -29,7 +31,7 @@ from datetime import datetime
 
 from workshop.instances import catalog
 from workshop.instances.quantity import quantity_or_zero
-from workshop.k8s import access, kube, pending, taints, usage
+from workshop.k8s import access, daemonsets, kube, pending, taints, usage
 from workshop.errors import WorkshopError
 from workshop.k8s import timestamps
 from workshop.names import KARPENTER_API, NODECLASS_API, NODEPOOL_LABEL as NODEPOOL
@@ -160,10 +162,11 @@ def _limits_text(pool: dict) -> str:
 
 
 def judge(pool: dict, pod_spec: dict, req: usage.Requests, cat: catalog.Catalog,
-          freed: dict | None = None) -> PoolVerdict:
+          freed: dict | None = None, daemon_sets: list[dict] | None = None) -> PoolVerdict:
     """Could this pool launch a node for a pod with this spec and these requests?
     `freed`: capacity to leave out of the pool's usage (the node the pod already runs on,
-    which would not exist had Karpenter not launched it)."""
+    which would not exist had Karpenter not launched it). `daemon_sets`: the cluster's
+    DaemonSets, whose pods every new node also runs (Karpenter adds their requests)."""
     name = pool["metadata"]["name"]
     v = PoolVerdict(name, int((pool.get("spec") or {}).get("weight") or 0), False)
     if not kube.is_true(pool, "Ready"):
@@ -189,9 +192,19 @@ def judge(pool: dict, pod_spec: dict, req: usage.Requests, cat: catalog.Catalog,
         v.why = problem
         return v
     admitted = cat.admitted(pool_reqs + pod_reqs)
-    fits = [o for o in admitted if cat.by_name(o.instance_type).fits(req.cpu_millis, req.memory_mib, req.gpus)]
+    room = daemonsets.per_offering(pool, daemon_sets or [])
+
+    def holds(o: catalog.Offering) -> bool:
+        cpu, mem, pods = room(o)
+        return cat.by_name(o.instance_type).fits(req.cpu_millis + cpu, req.memory_mib + mem,
+                                                 req.gpus, 1 + pods)
+
+    fits = [o for o in admitted if holds(o)]
     if not fits:
-        v.why = f"none of the {len({o.instance_type for o in admitted})} instance types it admits can hold {req}"
+        besides = daemonsets.overhead(pool, daemon_sets or [])
+        v.why = (f"none of the {len({o.instance_type for o in admitted})} instance types it admits "
+                 f"can hold {req}" + (f" besides the DaemonSets' {besides.requests}"
+                                      if besides.pods else ""))
         return v
     remaining = _remaining(pool, freed)
     allowed = [o for o in fits if _within(cat.by_name(o.instance_type), remaining)]
@@ -260,6 +273,10 @@ def _offer_text(o: catalog.Offering, cat: catalog.Catalog) -> str:
             f"({it.vcpu} vCPU, {it.memory_mib / 1024:g}Gi{f', {it.gpus} GPU' if it.gpus else ''})")
 
 
+def _owner(pod: dict) -> str:
+    return next((o.get("name", "?") for o in pod["metadata"].get("ownerReferences") or []), "?")
+
+
 def predict(verdict: PoolVerdict) -> catalog.Offering | None:
     return verdict.fitting[0] if verdict.fitting else None
 
@@ -306,8 +323,9 @@ def _explain_pod(name: str, namespace: str) -> Explanation:
                           missing) if node_name else None
     home = ((node or {}).get("metadata", {}).get("labels") or {}).get(NODEPOOL)
     freed = ((node or {}).get("status") or {}).get("capacity") or {}
-    verdicts = [judge(p, spec, req, cat, freed if p["metadata"]["name"] == home else None)
-                for p in pools]
+    daemon_sets = access.attempt(daemonsets.in_cluster, access.DAEMONSETS, missing) or []
+    verdicts = [judge(p, spec, req, cat, freed if p["metadata"]["name"] == home else None,
+                      daemon_sets) for p in pools]
     lines: list[tuple[int, str]] = []
     pod_reqs = pod_requirements(spec)
     lines.append((0, f"Pod {pod_name}: requests {req}"
@@ -404,10 +422,19 @@ def _placed_story(pod: dict, node: dict, verdicts: list[PoolVerdict], cat: catal
         lambda: kube.call(kube.core().list_pod_for_all_namespaces,
                           field_selector=f"spec.nodeName={node['metadata']['name']}"),
         access.PODS_ON_NODE, missing)
-    others = [p for p in (kube.api_client().sanitize_for_serialization(x)
-                          for x in (on_node.items if on_node is not None else []))
-              if p["metadata"]["uid"] != pod["metadata"]["uid"]
-              and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+    running = [p for p in (kube.api_client().sanitize_for_serialization(x)
+                           for x in (on_node.items if on_node is not None else []))
+               if p["metadata"]["uid"] != pod["metadata"]["uid"]
+               and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+    others = [p for p in running if not daemonsets.is_daemon_pod(p)]
+    daemon_pods = [p for p in running if daemonsets.is_daemon_pod(p)]
+    if daemon_pods:
+        ds_total = usage.Requests()
+        for p in daemon_pods:
+            ds_total = ds_total + usage.pod_requests(p.get("spec") or {})
+        lines.append((1, f"The node also runs {len(daemon_pods)} DaemonSet pod(s) "
+                         f"({', '.join(sorted(_owner(p) for p in daemon_pods))}: {ds_total}); "
+                         "Karpenter counted them when it sized the node."))
     if others:
         total = usage.pod_requests(pod.get("spec") or {})
         for p in others:

@@ -46,9 +46,10 @@ class NodeLine:
     price: float | None
     used: usage.Requests
     allocatable: usage.Requests
-    pods: int
+    pods: int  # workload pods; DaemonSet pods are counted apart
     ready: bool
     deleting: bool
+    daemon_pods: int = 0
 
 
 @dataclass
@@ -126,12 +127,17 @@ def frame(s: Snapshot, pool: str | None = None, namespace: str | None = None) ->
             continue
         if namespace and not any(p.namespace == namespace for p in here):
             continue
+        # Bars count every pod's requests, the DaemonSets' included (what Karpenter and the
+        # scheduler count); the pod count is the workloads' only, as a node holding only
+        # DaemonSet pods is empty to Karpenter.
         used = usage.Requests()
         for p in here:
             used = used + p.requests
+        daemons = sum(p.daemon for p in here)
         lines.append(NodeLine(n.name, n.labels.get(NODEPOOL, ""), n.labels.get(catalog.INSTANCE_TYPE, ""),
                               n.labels.get(catalog.ZONE, ""), n.labels.get(catalog.CAPACITY_TYPE, ""),
-                              _price(n), used, n.allocatable, len(here), n.ready, n.deleting))
+                              _price(n), used, n.allocatable, len(here) - daemons, n.ready,
+                              n.deleting, daemons))
     lines.sort(key=lambda x: (x.pool == "", x.pool, x.name))
     pools = {}
     for name, np in s.pools.items():
@@ -151,7 +157,7 @@ def frame(s: Snapshot, pool: str | None = None, namespace: str | None = None) ->
     shown_pools = sorted(by_name, key=lambda p: -p.weight)
     waiting = []
     for (ns, name), p in sorted(s.pods.items()):
-        if p.node or p.phase != "Pending" or p.deleting or (namespace and ns != namespace):
+        if p.node or p.phase != "Pending" or p.deleting or p.daemon or (namespace and ns != namespace):
             continue
         waiting.append((ns, name, pending.from_events(s.events.get((ns, name), [])).text))
     total_used = total_alloc = usage.Requests()
@@ -201,7 +207,7 @@ def text(f: Frame, max_pending: int = 10) -> str:
                    f"{n.capacity_type:9} {_money(n.price):>13}  "
                    f"CPU {_bar(n.used.cpu_millis, n.allocatable.cpu_millis)}  "
                    f"mem {_bar(n.used.memory_bytes, n.allocatable.memory_bytes)}{gpu}  "
-                   f"{n.pods} pods{state}")
+                   f"{n.pods} pods{f' +{n.daemon_pods} ds' if n.daemon_pods else ''}{state}")
     if f.nodes_hidden:
         out[0] = "nodes: this account may not read them (below: what it can see)"
     elif not f.nodes:
@@ -288,7 +294,10 @@ def to_html(f: Frame, max_pending: int = 20) -> str:
                     + _cell(e(_money(n.price)))
                     + _cell(_hbar(n.used.cpu_millis, n.allocatable.cpu_millis))
                     + _cell(_hbar(n.used.memory_bytes, n.allocatable.memory_bytes))
-                    + _cell(gpu) + _cell(str(n.pods)) + "</tr>")
+                    + _cell(gpu)
+                    + (f"<td title='and {n.daemon_pods} DaemonSet pods'>{n.pods} "
+                       f"<small>+{n.daemon_pods} ds</small></td>" if n.daemon_pods else _cell(str(n.pods)))
+                    + "</tr>")
     nodes_html = ("<table class='wv-nodes'><tr><th>node</th><th>NodePool</th><th>instance type</th>"
                   "<th>zone</th><th>capacity</th><th>price</th><th>CPU</th><th>memory</th>"
                   "<th>GPU</th><th>pods</th></tr>" + "".join(rows) + "</table>"

@@ -8,7 +8,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 from workshop.errors import WorkshopError
-from workshop.k8s import events, kube, observe, timestamps
+from workshop.k8s import daemonsets, events, kube, observe, timestamps
 from workshop.lab.display import display_html, error_box, friendly, table
 from workshop.lab.session import SESSION, default_namespace
 from workshop.names import KARPENTER_API
@@ -192,7 +192,7 @@ class Show:
         With cpu/memory (the pods' total requests, e.g. cpu="5", memory="5Gi") it marks
         which instance types can hold them and the offering Karpenter would pick: the
         cheapest one that fits (allocatable = capacity minus 100m CPU and 10Mi kept for
-        the kubelet)."""
+        the kubelet), with room left for the DaemonSets' pods, as Karpenter leaves it."""
         from workshop.instances import catalog as catalog_mod
 
         try:
@@ -214,7 +214,12 @@ class Show:
         for o in sorted(admitted, key=lambda o: (o.price, o.instance_type, o.zone)):
             best.setdefault((o.instance_type, o.capacity_type), o)
         offers = sorted(best.values(), key=lambda o: (o.price, o.instance_type, o.capacity_type))
-        pick = (cat.cheapest(reqs, cpu_m, memory_mi) if cpu_m is not None else None)
+        # Every node runs the DaemonSets' pods too: Karpenter sizes it for them.
+        pool_obj = ((kube.get("karpenter.sh/v1", "NodePool", pool) if pool else None)
+                    or daemonsets.pool_of_requirements(reqs))
+        daemon_sets = daemonsets.in_cluster() if cpu_m is not None else []
+        room = daemonsets.per_offering(pool_obj, daemon_sets)
+        pick = (cat.cheapest(reqs, cpu_m, memory_mi, overhead=room) if cpu_m is not None else None)
         shown = offers[:top]
         if pick is not None and not any(o.instance_type == pick.instance_type
                                         and o.capacity_type == pick.capacity_type for o in shown):
@@ -231,7 +236,8 @@ class Show:
                    f"{it.allocatable_cpu_millis}m / {it.allocatable_memory_mib}Mi",
                    f"${o.price:.4f}/h"]
             if cpu_m is not None:
-                fits = it.fits(cpu_m, memory_mi)
+                extra_cpu, extra_mem, _ = room(o)
+                fits = it.fits(cpu_m + extra_cpu, memory_mi + extra_mem)
                 mark = "✓" if fits else "✗ too small"
                 if pick is not None and (o.instance_type, o.capacity_type, o.zone) == \
                         (pick.instance_type, pick.capacity_type, pick.zone):
@@ -249,6 +255,10 @@ class Show:
                      "value's spelling (values are exact and case-sensitive).")
         elif cpu_m is not None and pick is None:
             head += f" <b>None of them can hold {html.escape(str(cpu))} CPU and {html.escape(str(memory))}.</b>"
+        besides = daemonsets.overhead(pool_obj, daemon_sets)
+        if cpu_m is not None and besides.pods:
+            head += (" A ✓ leaves room for what the DaemonSets' pods on every node request "
+                     f"({html.escape(str(besides.requests))}, {besides.pods} pods), as Karpenter does.")
         display_html(head + ("<br>" + table(headers, rows) if rows else ""))
 
     @friendly
