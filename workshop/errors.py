@@ -31,9 +31,11 @@ class WorkshopError(Exception):
 class ClusterNotRunning(WorkshopError):
     """The API server does not answer: everything that needs the cluster says `make up`."""
 
-    def __init__(self, detail: str = ""):
+    def __init__(self, detail: str = "", down: str = ""):
+        # `down` names the part that is down (e.g. "etcd is down ..."): it goes in the
+        # message, which is what a check report shows.
         super().__init__(
-            "the workshop cluster is not running",
+            "the workshop cluster is not running" + (f": {down}" if down else ""),
             fix="run `make up` (or `make status` to see which part is down)",
             detail=detail,
         )

@@ -13,6 +13,8 @@ REPO = Path(__file__).resolve().parent.parent
 CLUSTER_DIR = REPO / "cluster"
 PLATFORM_DIR = CLUSTER_DIR / "platform"
 VERSIONS_FILE = CLUSTER_DIR / "versions.toml"
+# The sha256 of every built binary per platform (workshop/stack/binlock.py).
+BINARIES_LOCK = CLUSTER_DIR / "binaries.lock.toml"
 KWOKCTL_TEMPLATE = CLUSTER_DIR / "kwokctl.yaml"
 KWOK_STAGES = CLUSTER_DIR / "kwok-stages.yaml"  # appended to the kwokctl config
 SOLUTIONS_DIR = REPO / "solutions"

@@ -174,12 +174,14 @@ def test_binaries_come_over_the_pinned_connection_only(tls_board, tmp_path, caps
     """The learner's binary fetch uses the same pinned TLS (net.request): a board with
     another certificate is never asked, and nothing is written."""
     from workshop.board import binaries
+    from workshop.stack import binlock
 
     board, r, cert = tls_board
     dest = tmp_path / "learner-cache" / "some-key"
-    assert not binaries.fetch(board.url, r.code, "some-key", dest, pin=cert.fingerprint)
+    want = {"etcd": binlock.Expected("etcd", 4, "0" * 64)}  # what the repo's lock would pin
+    assert not binaries.fetch(board.url, r.code, "some-key", dest, want, pin=cert.fingerprint)
     assert "refused" not in capsys.readouterr().err  # a plain 404: this board serves none
     wrong = hashlib.sha256(b"another board").hexdigest()
-    assert not binaries.fetch(board.url, r.code, "some-key", dest, pin=wrong)
+    assert not binaries.fetch(board.url, r.code, "some-key", dest, want, pin=wrong)
     assert "not the one the join line named" in capsys.readouterr().err
     assert not dest.exists()

@@ -2,9 +2,10 @@
 
 Both sides key them by toolchain.cache_key (the pinned versions and the build recipe), so
 a learner only ever gets binaries built from exactly the versions their checkout pins.
-Every file is checked against the manifest's sha256 before it takes its place, each file
-lands atomically, and a file the learner already has is never replaced: a bad or broken
-download leaves the local cache as it was, and `make up` builds locally instead.
+The learner takes only the files the repo's lock lists, each checked against the lock's
+size and sha256 (never the board's word) before anything takes its place; a file the
+learner already has is never replaced: a bad or broken download leaves the local cache as
+it was, and `make up` builds locally instead.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -22,19 +24,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 from workshop.board import net, room
-from workshop.stack import toolchain
+from workshop.stack import binlock, toolchain
 from workshop.progress import say
 
 KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")
 CHUNK = 1 << 20
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def is_complete(folder: Path) -> bool:
@@ -51,18 +45,13 @@ class Served:
         self._cache: dict[str, tuple[tuple, dict]] = {}
         self._lock = threading.Lock()
 
-    def _files(self, folder: Path) -> list[Path]:
-        return sorted(p for p in folder.rglob("*")
-                      if p.is_file() and not any(part.startswith(".")
-                                                 for part in p.relative_to(folder).parts))
-
     def manifest(self, key: str) -> dict | None:
         if not KEY.match(key):
             return None
         folder = self.root / key
         if not folder.is_dir() or not is_complete(folder):
             return None
-        files = self._files(folder)
+        files = [folder / name for name in binlock.files_of(folder)]
         stamp = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
         with self._lock:  # one hashing pass even when the whole room asks at once
             cached = self._cache.get(key)
@@ -70,7 +59,7 @@ class Served:
                 return cached[1]
             manifest = {"key": key, "files": [
                 {"name": p.relative_to(folder).as_posix(), "size": p.stat().st_size,
-                 "sha256": _sha256(p), "mode": p.stat().st_mode & 0o755}
+                 "sha256": binlock.sha256_of(p), "mode": p.stat().st_mode & 0o755}
                 for p in files]}
             self._cache[key] = (stamp, manifest)
             return manifest
@@ -83,6 +72,13 @@ class Served:
 
 
 # ---------------------------------------------------------------- the learner's side
+#
+# The board is not trusted: a rogue one on the room's network, or anyone between it and the
+# learner on plain HTTP, could serve anything and announce any hash. So the learner asks only
+# for the files the repo's lock (cluster/binaries.lock.toml, via toolchain's hook) lists for
+# this platform, reads each up to the lock's size and no further, and installs nothing unless
+# every one matches the lock's sha256. The board's own manifest is never read for names,
+# sizes, hashes or modes.
 
 
 def _get(url: str, code: str, timeout: float, pin: str | None = None):
@@ -106,57 +102,101 @@ def _progress(done: int, total: int, started: float, final: bool = False) -> Non
         say(line)
 
 
-def fetch(base: str, code: str, key: str, dest: Path, timeout: float = 5,
-          pin: str | None = None) -> bool:
-    """Fill in what `dest` lacks from the room's board. True when it served this key and
-    every file it sent matched its sha256; False (nothing changed) otherwise."""
+class Refused(Exception):
+    """A file from the board did not match the lock."""
+
+
+def _inside(root: Path, name: str) -> Path:
+    """root/name, refusing any name that would land outside root."""
+    if not _safe_name(name):
+        raise Refused(f"{name!r} is not a plain relative path")
+    path = (root / name).resolve()
+    if not path.is_relative_to(root.resolve()):
+        raise Refused(f"{name!r} points outside the cache")
+    return path
+
+
+def _download(resp, out, want: binlock.Expected, on_bytes) -> str:
+    """Copy at most want.size bytes to `out`; the sha256 of what came. Refuses a body that
+    is longer than the lock's size the moment it is."""
+    h = hashlib.sha256()
+    got = 0
+    while True:
+        block = resp.read(min(CHUNK, want.size - got + 1))
+        if not block:
+            break
+        got += len(block)
+        if got > want.size:
+            raise Refused(f"{want.name} is larger than the lock's {want.size} bytes")
+        h.update(block)
+        out.write(block)
+        on_bytes(len(block))
+    if got != want.size:
+        raise Refused(f"{want.name} is {got} bytes, the lock says {want.size}")
+    return h.hexdigest()
+
+
+def fetch(base: str, code: str, key: str, dest: Path, want: dict[str, binlock.Expected],
+          timeout: float = 5, pin: str | None = None) -> bool:
+    """Fill in what `dest` lacks from the room's board, taking only the files `want` (the
+    lock) lists, each installed only if its size and sha256 match. Everything lands in a
+    temporary folder inside the cache first and is renamed into `dest` only after every
+    file checked out. True when `dest` now has every file of `want`; False (nothing
+    changed) otherwise."""
     try:
-        with _get(f"{base}/bin/{quote(key)}/manifest", code, timeout, pin) as resp:
-            manifest = json.load(resp)
+        todo = [want[n] for n in sorted(want) if not _inside(dest, n).exists()]
+    except Refused as exc:  # the lock is the repo's; a bad name in it is a broken checkout
+        say(f"  not fetching from the room: the lock names {exc}")
+        return False
+    if not todo:
+        return True
+    try:  # does the board serve this key at all? (its manifest's contents are not used)
+        with _get(f"{base}/bin/{quote(key)}/manifest", code, timeout, pin):
+            pass
     except urllib.error.HTTPError as exc:
         if exc.code != 404:
             say(f"  the room's board refused its binaries ({exc.code}); building locally")
         return False
     except (OSError, ValueError) as exc:
-        say(f"  the room's board did not answer ({exc}); building locally")
+        say(f"  the room's board did not answer ({net.shown(exc, 200)}); building locally")
         return False
-    wanted = [f for f in manifest.get("files", [])
-              if isinstance(f, dict) and _safe_name(f.get("name", ""))
-              and not (dest / f["name"]).exists()]
-    if not wanted:
-        return True
-    staging = dest.parent / f".{key}.download"
-    shutil.rmtree(staging, ignore_errors=True)
-    total, done, started = sum(int(f["size"]) for f in wanted), 0, time.monotonic()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{key}.download-", dir=dest.parent))
+    total, started = sum(e.size for e in todo), time.monotonic()
+    done = 0
+
+    def on_bytes(n: int) -> None:
+        nonlocal done
+        done += n
+        _progress(done, total, started)
+
     say(f"Fetching the cluster's binaries from the room's board ({total / 2**20:.0f} MB) "
-        "instead of building them")
+        "instead of building them; each is checked against cluster/binaries.lock.toml")
     try:
-        for f in wanted:
-            part = staging / f["name"]
+        for e in todo:
+            part = _inside(staging, e.name)
             part.parent.mkdir(parents=True, exist_ok=True)
-            h = hashlib.sha256()
-            with _get(f"{base}/bin/{quote(key)}/files/{quote(f['name'])}", code, timeout,
+            with _get(f"{base}/bin/{quote(key)}/files/{quote(e.name)}", code, timeout,
                       pin) as resp, \
                     part.open("wb") as out:
-                for block in iter(lambda: resp.read(CHUNK), b""):
-                    h.update(block)
-                    out.write(block)
-                    done += len(block)
-                    _progress(done, total, started)
-            if h.hexdigest() != f["sha256"] or part.stat().st_size != int(f["size"]):
-                say(f"\n  {f['name']} from the room does not match its sha256; building locally")
-                return False
-            part.chmod(int(f.get("mode", 0o644)) & 0o755)
+                digest = _download(resp, out, e, on_bytes)
+            if digest != e.sha256:
+                raise Refused(f"{e.name} does not match the lock's sha256")
+            # Modes are the kit's, never the board's: programs run, CRDs are read.
+            part.chmod(0o755 if e.name in toolchain.REQUIRED else 0o644)
         _progress(done, total, started, final=True)
         # Every file checked: now move them in, never over a file that is already there.
-        for f in wanted:
-            target = dest / f["name"]
+        for e in todo:
+            target = _inside(dest, e.name)
             target.parent.mkdir(parents=True, exist_ok=True)
             if not target.exists():
-                os.replace(staging / f["name"], target)
+                os.replace(_inside(staging, e.name), target)
         return True
+    except Refused as exc:
+        say(f"\n  the room's binaries do not match the repo: {exc}; building locally")
+        return False
     except (OSError, ValueError) as exc:
-        say(f"\n  fetching from the room failed ({exc}); building locally")
+        say(f"\n  fetching from the room failed ({net.shown(exc, 200)}); building locally")
         return False
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -164,15 +204,14 @@ def fetch(base: str, code: str, key: str, dest: Path, timeout: float = 5,
 
 def _safe_name(name: str) -> bool:
     parts = name.split("/")
-    return bool(name) and not name.startswith("/") and all(p not in ("", ".", "..")
-                                                           for p in parts)
+    return bool(name) and not name.startswith("/") and "\\" not in name and \
+        all(p not in ("", ".", "..") for p in parts)
 
 
-def fetch_for_build(key: str, dest: Path) -> bool:
-    """toolchain.ensure_built's hook (wired by workshop/board/wiring.py): fetch from the
-    joined room, if any."""
+def fetch_for_build(key: str, dest: Path, want: dict[str, binlock.Expected]) -> bool:
+    """toolchain.ensure_built's hook (wired by workshop/board/wiring.py): fetch the lock's
+    files `want` from the joined room, if any."""
     link = room.load()
     if link is None:
         return False
-    dest.mkdir(parents=True, exist_ok=True)
-    return fetch(link["room"], link["code"], key, dest, pin=link.get("pin"))
+    return fetch(link["room"], link["code"], key, dest, want, pin=link.get("pin"))

