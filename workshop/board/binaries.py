@@ -11,7 +11,6 @@ it was, and `make up` builds locally instead.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil

@@ -215,11 +215,11 @@ def _drain(give_up_after_s: float, sleep) -> tuple[int, bool]:
             path.unlink(missing_ok=True)  # a torn write: nothing to send
             continue
         try:
-            status, answer, retry = _post(f"{link['room']}/api/reports", body, headers, pin)
+            status, _answer, retry = _post(f"{link['room']}/api/reports", body, headers, pin)
         except net.Untrusted:
             return sent, True  # kept queued: a rejoin with the right PIN sends them
         except OSError:
-            status, answer, retry = 0, {}, None
+            status, _answer, retry = 0, {}, None
         if status == 201:
             path.unlink(missing_ok=True)
             sent, backoff = sent + 1, 1.0
