@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from board_helpers import KIT, Clock, LiveBoard
 
+from workshop.board import room as room_link
 from workshop.board.app import create_app
 from workshop.board.store import Room
 
@@ -30,3 +31,14 @@ def live_board(tmp_path):
     yield board, room
     board.stop()
     room.close()
+
+
+@pytest.fixture
+def learner(tmp_path, monkeypatch):
+    """This test's own learner state folder (never the kit's .workshop*)."""
+    state = tmp_path / "learner-state"
+    monkeypatch.setattr(room_link, "LINK", state / "room.json")
+    monkeypatch.setattr(room_link, "QUEUE", state / "room-queue")
+    monkeypatch.setattr(room_link, "REJECTED", state / "room-queue" / "rejected")
+    monkeypatch.setattr(room_link, "LOCK", state / "room-queue.lock")
+    return state

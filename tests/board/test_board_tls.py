@@ -35,15 +35,6 @@ def tls_board(tmp_path):
     r.close()
 
 
-@pytest.fixture
-def learner(tmp_path, monkeypatch):
-    state = tmp_path / "learner-state"
-    monkeypatch.setattr(room, "LINK", state / "room.json")
-    monkeypatch.setattr(room, "QUEUE", state / "room-queue")
-    monkeypatch.setattr(room, "REJECTED", state / "room-queue" / "rejected")
-    monkeypatch.setattr(room, "LOCK", state / "room-queue.lock")
-    return state
-
 
 def test_the_certificate_is_kept_and_its_key_private(tmp_path):
     folder = tmp_path / "board"

@@ -18,16 +18,6 @@ from workshop.board import room, wiring
 from workshop.errors import WorkshopError
 
 
-@pytest.fixture
-def learner(tmp_path, monkeypatch):
-    """This test's own learner state folder (never the kit's .workshop*)."""
-    state = tmp_path / "learner-state"
-    monkeypatch.setattr(room, "LINK", state / "room.json")
-    monkeypatch.setattr(room, "QUEUE", state / "room-queue")
-    monkeypatch.setattr(room, "REJECTED", state / "room-queue" / "rejected")
-    monkeypatch.setattr(room, "LOCK", state / "room-queue.lock")
-    return state
-
 
 def a_report() -> g.Report:
     r = g.Result(id="1.1.replicas", title="replicas", status=g.Status.FAIL, points=0,

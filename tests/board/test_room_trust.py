@@ -66,15 +66,6 @@ def fakes():
         f.close()
 
 
-@pytest.fixture
-def learner(tmp_path, monkeypatch):
-    state = tmp_path / "learner-state"
-    monkeypatch.setattr(room, "LINK", state / "room.json")
-    monkeypatch.setattr(room, "QUEUE", state / "room-queue")
-    monkeypatch.setattr(room, "REJECTED", state / "room-queue" / "rejected")
-    monkeypatch.setattr(room, "LOCK", state / "room-queue.lock")
-    return state
-
 
 JOINED = (201, {}, {"learner_id": "abc123", "token": "t" * 32, "name": "Ada"})
 

@@ -18,6 +18,7 @@ from kubernetes import watch
 from kubernetes.client import CustomObjectsApi
 
 from workshop.k8s import kube
+from workshop.k8s.clusterwatch import stop_watch
 
 WATCH_TIMEOUT_S = 30
 NODEPOOL_LABEL = "karpenter.sh/nodepool"
@@ -75,13 +76,7 @@ class Timeline:
     def close(self) -> None:
         self._stop.set()
         for w in list(self._watches):
-            w.stop()
-            resp = getattr(w, "_resp", None)
-            if resp is not None and hasattr(resp, "shutdown"):
-                try:
-                    resp.shutdown()
-                except Exception:
-                    pass
+            stop_watch(w)
         for t in self._threads:
             t.join(2)
 

@@ -120,6 +120,20 @@ def _kinds() -> list[_Kind]:
     ]
 
 
+def stop_watch(w) -> None:
+    """Stop a kubernetes Watch now, even one blocked reading a quiet stream."""
+    w.stop()
+    # Interrupt a read blocked on a quiet watch (urllib3 >= 2.3), so the thread ends now
+    # rather than at the watch's timeout, and never at interpreter exit (a thread inside an
+    # SSL read then aborts the process).
+    resp = getattr(w, "_resp", None)
+    if resp is not None and hasattr(resp, "shutdown"):
+        try:
+            resp.shutdown()
+        except Exception:
+            pass
+
+
 class ClusterWatch:
     def __init__(self, namespace: str | None = None):
         # Where to look when the account may read only one namespace's pods and events.
@@ -146,16 +160,7 @@ class ClusterWatch:
     def close(self, join_s: float = 2.0) -> None:
         self._stop.set()
         for w in list(self._watches):
-            w.stop()
-            # Interrupt a read blocked on a quiet watch (urllib3 >= 2.3), so the thread
-            # ends now rather than at WATCH_TIMEOUT_S, and never at interpreter exit
-            # (a thread inside an SSL read then aborts the process).
-            resp = getattr(w, "_resp", None)
-            if resp is not None and hasattr(resp, "shutdown"):
-                try:
-                    resp.shutdown()
-                except Exception:
-                    pass
+            stop_watch(w)
         self.changed.set()  # wake a renderer waiting on us
         me = threading.current_thread()
         deadline = time.monotonic() + join_s
