@@ -57,6 +57,19 @@ def test_a_frame_without_nodes_shows_the_namespaces_pods_and_the_missing_permiss
     assert "this account may not read them" in viewer.to_html(f)
 
 
+def test_with_node_rights_a_pod_on_a_vanished_node_is_not_called_unreadable():
+    """The kit's own account reads nodes: a pod whose node was just deleted (and a DaemonSet
+    pod there) is not "on a node this account cannot read"."""
+    ds = clusterwatch.PodRow("kube-system", "aws-node-x", "gone-node", "Running",
+                             usage.Requests(25, 0), False, daemon=True)
+    snap = clusterwatch.Snapshot(pods={("team", "api-1"): _pod("team", "api-1", "gone-node"),
+                                       ("kube-system", "aws-node-x"): ds})
+    f = viewer.frame(snap)
+    assert f.unseen == [] and "cannot read" not in viewer.text(f)
+    hidden = viewer.frame(clusterwatch.Snapshot(pods=snap.pods, hidden={"nodes"}))
+    assert hidden.unseen == [("team", "api-1", "gone-node")]  # never the DaemonSet's pod
+
+
 def test_eks_nodes_are_priced_from_the_catalog_and_unknown_types_are_named():
     labels = {"node.kubernetes.io/instance-type": "m5.large", "karpenter.sh/capacity-type": "on-demand",
               "topology.kubernetes.io/zone": "eu-west-1a", "karpenter.sh/nodepool": "default"}

@@ -163,8 +163,12 @@ def frame(s: Snapshot, pool: str | None = None, namespace: str | None = None) ->
     total_used = total_alloc = usage.Requests()
     for line in lines:
         total_used, total_alloc = total_used + line.used, total_alloc + line.allocatable
+    # Only when the account may not read nodes: with node rights, a pod whose node is missing
+    # sits on a node just deleted (garbage collection has not reached it yet), and the
+    # platform's DaemonSet pods are never the learner's.
     unseen = sorted((p.namespace, p.name, p.node) for p in s.pods.values()
-                    if p.node and p.node not in s.nodes and p.phase not in DONE_PHASES
+                    if "nodes" in s.hidden and p.node and p.node not in s.nodes
+                    and p.phase not in DONE_PHASES and not p.daemon and not p.deleting
                     and (not namespace or p.namespace == namespace))
     unpriced = sorted({x.instance_type for x in lines if x.price is None and x.instance_type})
     return Frame(lines, shown_pools, waiting, sum(x.pods for x in lines),
