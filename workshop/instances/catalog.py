@@ -33,9 +33,8 @@ from workshop.names import (  # noqa: F401 (re-exported: catalog.ZONE, catalog.G
     INSTANCE_TYPE_LABEL as INSTANCE_TYPE, OS_LABEL as OS, ZONE_LABEL as ZONE,
 )
 
-REPO_ROOT = paths.REPO
-CATALOG_TABLE = REPO_ROOT / "cluster" / "catalog" / "instance-types.tsv"
-CATALOG_JSON = REPO_ROOT / "cluster" / "catalog" / "instance-types.json"
+CATALOG_TABLE = paths.CLUSTER_DIR / "catalog" / "instance-types.tsv"
+CATALOG_JSON = paths.CLUSTER_DIR / "catalog" / "instance-types.json"
 REGENERATE_FIX = "run `make catalog` to regenerate it from cluster/catalog/instance-types.tsv"
 
 ZONES = ("us-west-2a", "us-west-2b", "us-west-2c")
@@ -303,7 +302,7 @@ def matches(requirements: Iterable[Mapping[str, Any]], labels: Mapping[str, str]
 def shown_path(path: Path) -> str:
     """`path` relative to the repo when inside it: shorter messages."""
     try:
-        return str(Path(path).resolve().relative_to(REPO_ROOT))
+        return str(Path(path).resolve().relative_to(paths.REPO))
     except ValueError:
         return str(path)
 
