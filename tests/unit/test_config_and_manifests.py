@@ -114,3 +114,16 @@ def test_an_older_clusters_stages_are_refreshed_once(tmp_path, monkeypatch):
     assert cluster.kwok_config()["options"]["runtime"] == "binary"  # the rest is kept
     assert "karpenter.kwok.sh/instance-cpu" in (cluster.cluster_dir() / "kwok.yaml").read_text()
     assert cluster.refresh_stages() is False
+
+
+def test_a_stage_delay_change_reaches_an_older_cluster(tmp_path, monkeypatch):
+    # The templates alone are not the whole Stage: a change to a Stage's delay (here the
+    # heartbeat's) must reach a cluster made before it, as a template change does.
+    monkeypatch.setattr(paths, "KWOK_WORKDIR", tmp_path)
+    cluster.cluster_dir().mkdir(parents=True)
+    config = cluster.render_config(tmp_path / "bin", toolchain.Versions.load())
+    old = config.replace("durationMilliseconds: 600000\n", "durationMilliseconds: 60000\n", 1)
+    assert old != config
+    (cluster.cluster_dir() / "kwok.yaml").write_text(old)
+    assert cluster.refresh_stages() is True
+    assert cluster.refresh_stages() is False

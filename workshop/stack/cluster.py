@@ -59,10 +59,10 @@ def render_config(bin_dir: Path, versions: Versions) -> str:
     return config.rstrip("\n") + "\n---\n" + paths.KWOK_STAGES.read_text()
 
 
-def _stage_templates(docs: list) -> dict[str, str]:
-    """Each Stage's name -> its status template: what decides how kwok fakes a node or pod."""
-    return {d["metadata"]["name"]: str(((d.get("spec") or {}).get("next") or {})
-                                       .get("statusTemplate") or "").strip()
+def _stage_specs(docs: list) -> dict[str, object]:
+    """Each Stage's name -> its spec: the template and the delay decide how kwok fakes a
+    node or pod, so a change to either must reach a running cluster."""
+    return {d["metadata"]["name"]: d.get("spec")
             for d in docs if isinstance(d, dict) and d.get("kind") == "Stage"}
 
 
@@ -79,7 +79,7 @@ def refresh_stages() -> bool:
     except (OSError, yaml.YAMLError) as exc:
         raise corrupted(f"cannot read {path}: {exc}") from None
     ours = [d for d in yaml.safe_load_all(paths.KWOK_STAGES.read_text()) if d is not None]
-    if _stage_templates(docs) == _stage_templates(ours):
+    if _stage_specs(docs) == _stage_specs(ours):
         return False
     kept = [d for d in docs if not (isinstance(d, dict) and d.get("kind") == "Stage")]
     tmp = path.with_suffix(".tmp")
