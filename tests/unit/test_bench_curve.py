@@ -59,3 +59,40 @@ def test_make_bench_scale_runs_only_the_curve():
     assert dry.returncode == 0 and "BENCH_ONLY=scale" in dry.stdout
     full = subprocess.run(["make", "-n", "-C", str(REPO), "bench"], capture_output=True, text=True)
     assert "BENCH_ONLY" not in full.stdout
+
+
+def _samples(failed_single: float, empty_runs: float, empty_s: float) -> dict:
+    return {
+        ("karpenter_voluntary_disruption_failed_validations_total",
+         (("consolidation_type", "single"),)): failed_single,
+        ("karpenter_voluntary_disruption_decision_evaluation_duration_seconds_count",
+         (("consolidation_type", "empty"), ("reason", "empty"))): empty_runs,
+        ("karpenter_voluntary_disruption_decision_evaluation_duration_seconds_sum",
+         (("consolidation_type", "empty"), ("reason", "empty"))): empty_s,
+        # a bucket is neither a run nor seconds: it must not be counted
+        ("karpenter_voluntary_disruption_decision_evaluation_duration_seconds_bucket",
+         (("consolidation_type", "empty"), ("le", "+Inf"), ("reason", "empty"))): empty_runs,
+    }
+
+
+def test_disruption_delta_counts_only_what_happened_between_readings():
+    delta = curve.disruption_delta(_samples(1, 8, 15.5), _samples(2, 11, 31.0))
+    assert delta == {"failed_validations": {"single": 1},
+                     "evaluations": {"empty": {"runs": 3, "seconds": 15.5}}}
+    assert curve.disruption_delta(_samples(1, 8, 15.5), _samples(1, 8, 15.5)) == {
+        "failed_validations": {}, "evaluations": {}}
+    # Karpenter not answering reads as no samples: nothing is claimed
+    assert curve.disruption_delta({}, {}) == {"failed_validations": {}, "evaluations": {}}
+
+
+def test_empty_table_shows_each_step_and_the_failed_validations():
+    a = _point(100, 2.0, phases={"empty": {"pods_gone": 0.8, "consolidatable": 5.9,
+                                           "deleting_first": 21.0, "deleting_last": 21.1,
+                                           "nodes_gone": 26.3}})
+    b = _point(1000, 14.0, disruption={"failed_validations": {"single": 1}})
+    lines = curve.empty_table([a, b]).splitlines()
+    assert "Consolidatable" in lines[0] and "failed validations" in lines[0]
+    assert lines[2].split() == ["100", "0.8", "5.9", "21.0", "21.1", "26.3", "0"]
+    assert lines[3].split()[:6] == ["1,000", "-", "-", "-", "-", "-"]
+    assert lines[3].endswith("single 1")
+    assert all(len(line) == len(lines[0]) for line in lines)

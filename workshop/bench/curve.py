@@ -27,6 +27,10 @@ class Point:
     rss_mib: float | None = None  # RSS of all components with every pod Ready
     rss_by_component_mib: dict[str, float] = field(default_factory=dict)
     phases: dict[str, dict[str, float]] = field(default_factory=dict)  # first/last of each
+    settle_s: float | None = None  # waited after Ready until every NodeClaim was Consolidatable
+    # What Karpenter's disruption controller did while the nodes emptied (its metrics):
+    # validations that failed, and each method's runs and seconds (see `disruption_delta`).
+    disruption: dict[str, dict] = field(default_factory=dict)
 
 
 COLUMNS = (
@@ -49,7 +53,12 @@ def _cell(value, fmt: str) -> str:
 def table(points: list[Point]) -> str:
     """A small fixed-width table, one row per size."""
     heads = [head for _, head, _ in COLUMNS]
-    rows = [[_cell(getattr(p, key), fmt) for key, _, fmt in COLUMNS] for p in points]
+    return _grid(heads, [[_cell(getattr(p, key), fmt) for key, _, fmt in COLUMNS]
+                         for p in points])
+
+
+def _grid(heads: list[str], rows: list[list[str]]) -> str:
+    """Right-aligned columns under a rule."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(heads)]
     line = lambda cells: "  ".join(c.rjust(w) for c, w in zip(cells, widths))  # noqa: E731
@@ -79,3 +88,56 @@ def as_json(points: list[Point]) -> dict:
         "scale_ready_s_per_1000_pods": {str(p.pods): per_thousand(p) for p in points},
         "scale_growth_exponent": growth(points),
     }
+
+
+# Karpenter's metric families the bench reads around each scale to zero (counters lose
+# `_total` in the parser's family names).
+FAILED_VALIDATIONS = "karpenter_voluntary_disruption_failed_validations"
+EVALUATIONS = "karpenter_voluntary_disruption_decision_evaluation_duration_seconds"
+DISRUPTION_FAMILIES = (FAILED_VALIDATIONS, EVALUATIONS)
+
+
+def disruption_delta(before: dict[tuple, float], after: dict[tuple, float]) -> dict[str, dict]:
+    """What changed between two readings of DISRUPTION_FAMILIES, by consolidation type:
+    {"failed_validations": {"single": 1}, "evaluations": {"empty": {"runs": 3, "seconds":
+    15.2}}}. A method that runs for 15 s waited out a validation; a failed validation means
+    that wait was spent on a decision Karpenter then dropped."""
+    def by_type(sample: str) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for (name, labels), value in after.items():
+            if name != sample:
+                continue
+            delta = value - before.get((name, labels), 0.0)
+            if delta > 0:
+                kind = dict(labels).get("consolidation_type") or dict(labels).get("reason") or "?"
+                out[kind] = out.get(kind, 0.0) + delta
+        return out
+
+    failed = by_type(FAILED_VALIDATIONS + "_total")
+    runs, seconds = by_type(EVALUATIONS + "_count"), by_type(EVALUATIONS + "_sum")
+    return {"failed_validations": {k: int(v) for k, v in failed.items()},
+            "evaluations": {k: {"runs": int(runs[k]), "seconds": round(seconds.get(k, 0.0), 1)}
+                            for k in runs}}
+
+
+# The steps of emptying the nodes after a scale to zero, in the order Karpenter takes them.
+EMPTY_COLUMNS = (
+    ("pods_gone", "pods gone"),
+    ("consolidatable", "Consolidatable"),
+    ("deleting_first", "first deleted"),
+    ("deleting_last", "last deleted"),
+    ("nodes_gone", "nodes gone"),
+)
+
+
+def empty_table(points: list[Point]) -> str:
+    """Seconds after the scale to zero at which each step of emptying was done (its last
+    NodeClaim or pod), one row per size; then failed validations, which cost 15 s each."""
+    heads = ["pods", *(head for _, head in EMPTY_COLUMNS), "failed validations"]
+    rows = []
+    for p in points:
+        empty = p.phases.get("empty", {})
+        failed = p.disruption.get("failed_validations") or {}
+        rows.append([f"{p.pods:,}", *(_cell(empty.get(k), "{:.1f}") for k, _ in EMPTY_COLUMNS),
+                     ", ".join(f"{k} {v}" for k, v in sorted(failed.items())) or "0"])
+    return _grid(heads, rows)

@@ -125,6 +125,8 @@ def scale_curve() -> dict:
 
     points = scale.curve()
     say("bench: the scale curve\n" + curve.table(points))
+    say("bench: emptying the nodes, seconds after the scale to zero\n"
+        + curve.empty_table(points))
     out = curve.as_json(points)
     at_1000 = next((p for p in points if p.pods == 1000), None)
     if at_1000:  # the names earlier runs reported, so numbers stay comparable

@@ -13,11 +13,11 @@ import time
 import psutil
 
 from workshop.k8s import kube
-from workshop.stack import lifecycle
+from workshop.stack import karpenter, lifecycle
 from workshop.progress import say
 from workshop.k8s.workloads import deployment
 
-from .curve import Point
+from .curve import DISRUPTION_FAMILIES, Point, disruption_delta
 from .timeline import Timeline
 
 SIZES = (100, 500, 1000, 2000)
@@ -25,6 +25,7 @@ NS = "bench"
 APP = "scale"
 POD = {"cpu": "250m", "memory": "256Mi"}  # ~ 30 pods on a 8-vCPU node: many nodes, as at work
 STEP_TIMEOUT_S = 600
+SETTLE_TIMEOUT_S = 60
 
 
 def cpu_seconds() -> dict[str, float]:
@@ -65,25 +66,58 @@ def step(tl: Timeline, pods: int) -> Point:
     nodes, others = len(m.nodes), len(m.others_on_nodes)
     last_launched = max(m.launched.values(), default=None)
     last_bound = max(m.bound.values(), default=None)
-    phases = {k: round(max(v.values()) - t0, 2) for k, v in
+    lasts = {k: round(max(v.values()) - t0, 2) for k, v in
               (("created", m.created), ("unschedulable", m.unschedulable), ("launched", m.launched),
                ("bound", m.bound), ("ready", m.ready)) if v}
     firsts = {k: round(min(v.values()) - t0, 2) for k, v in
               (("created", m.created), ("unschedulable", m.unschedulable), ("launched", m.launched),
                ("bound", m.bound), ("ready", m.ready)) if v}
 
+    settle_s = settle(tl)
     tl.reset()
+    before = karpenter.metric_samples(*DISRUPTION_FAMILIES)
     t1 = time.monotonic()
     _apply(0)
     tl.wait(lambda m: not m.nodes, STEP_TIMEOUT_S, "every empty node to go")
     gone_s = time.monotonic() - t1
+    disruption = disruption_delta(before, karpenter.metric_samples(*DISRUPTION_FAMILIES))
+    m = tl.marks
+    last = lambda d: round(max(d.values()) - t1, 1) if d else None  # noqa: E731
+    empty = {
+        "pods_gone": last(m.pod_gone),
+        # 0: every claim already was (settled) and no pod event cleared it
+        "consolidatable": last(m.consolidatable) or (0.0 if settle_s is not None else None),
+        "deleting_first": round(min(m.deleting.values()) - t1, 1) if m.deleting else None,
+        "deleting_last": last(m.deleting), "nodes_gone": round(gone_s, 1)}
     return Point(
         pods=pods, ready_s=round(ready_s, 2), nodes=nodes,
         last_launched_s=round(last_launched - t0, 2) if last_launched else None,
         last_bound_s=round(last_bound - t0, 2) if last_bound else None,
         empty_gone_s=round(gone_s, 1), other_pods=others, load_1m=load, cpu_s=cpu,
         rss_mib=sum(rss_by.values()), rss_by_component_mib=rss_by,
-        phases={"first": firsts, "last": phases})
+        phases={"first": firsts, "last": lasts, "empty": empty},
+        settle_s=settle_s, disruption=disruption)
+
+
+def settle(tl: Timeline) -> float | None:
+    """Wait (at most SETTLE_TIMEOUT_S) until every NodeClaim is Consolidatable: the pool's
+    consolidateAfter has passed since each node's last pod event. Seconds waited, or None
+    if they never all were.
+
+    Why the curve waits: Karpenter writes a NodeClaim's last pod event at most every 10 s
+    (nodeclaim/podevents/controller.go:44, dedupeTimeout), so in the first seconds after a
+    burst a node can be Consolidatable while its pods still come and go. A scale to zero
+    then can meet a consolidation decision already in its 15 s validation, which fails on the
+    churn and costs a whole validation and poll more (`scale_to_zero_nodes_gone_s`, taken
+    straight after Ready, shows that case). A learner scales down after reading a cell,
+    long after that window; so does a team's workload."""
+    t0 = time.monotonic()
+    try:
+        tl.wait(lambda m: m.claims <= m.consolidatable_now, SETTLE_TIMEOUT_S,
+                "every NodeClaim Consolidatable")
+    except TimeoutError:
+        return None
+    return round(time.monotonic() - t0, 1)
 
 
 def curve(sizes=SIZES) -> list[Point]:

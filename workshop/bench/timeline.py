@@ -35,6 +35,14 @@ class Marks:
     nodes: set[str] = field(default_factory=set)        # Karpenter's nodes now
     node_gone: dict[str, float] = field(default_factory=dict)
     others_on_nodes: set[str] = field(default_factory=set)  # pods of other namespaces
+    pod_gone: dict[str, float] = field(default_factory=dict)
+    # The steps of emptying a node, as Karpenter records them on its NodeClaims: when a
+    # claim last turned Consolidatable (consolidateAfter passed since its last pod event),
+    # and when Karpenter began to delete it (the disruption command, after validation).
+    claims: set[str] = field(default_factory=set)             # NodeClaims now
+    consolidatable_now: set[str] = field(default_factory=set)
+    consolidatable: dict[str, float] = field(default_factory=dict)
+    deleting: dict[str, float] = field(default_factory=dict)
 
 
 def _is_true(obj: dict, type_: str) -> bool:
@@ -59,12 +67,12 @@ class Timeline:
         core = kube.core()
         custom = CustomObjectsApi(kube.api_client())
         streams = [
-            (self._pod, core.list_namespaced_pod, (self.namespace,),
+            (self.on_pod, core.list_namespaced_pod, (self.namespace,),
              {"label_selector": self.selector}),
-            (self._other_pod, core.list_pod_for_all_namespaces, (),
+            (self.on_other_pod, core.list_pod_for_all_namespaces, (),
              {"field_selector": f"metadata.namespace!={self.namespace}"}),
-            (self._claim, custom.list_cluster_custom_object, ("karpenter.sh", "v1", "nodeclaims"), {}),
-            (self._node, core.list_node, (), {"label_selector": NODEPOOL_LABEL}),
+            (self.on_claim, custom.list_cluster_custom_object, ("karpenter.sh", "v1", "nodeclaims"), {}),
+            (self.on_node, core.list_node, (), {"label_selector": NODEPOOL_LABEL}),
         ]
         for handler, lister, args, kwargs in streams:
             t = threading.Thread(target=self._run, args=(handler, lister, args, kwargs),
@@ -109,9 +117,10 @@ class Timeline:
 
     # ------------------------------------------------------------ handlers (lock held)
 
-    def _pod(self, type_: str, pod: dict, now: float) -> None:
+    def on_pod(self, type_: str, pod: dict, now: float) -> None:
         name = pod["metadata"]["name"]
         if type_ == "DELETED":
+            self.marks.pod_gone.setdefault(name, now)
             return
         self.marks.created.setdefault(name, now)
         if (kube.condition(pod, "PodScheduled") or {}).get("reason") == "Unschedulable":
@@ -121,18 +130,32 @@ class Timeline:
         if _is_true(pod, "Ready") and not pod["metadata"].get("deletionTimestamp"):
             self.marks.ready.setdefault(name, now)
 
-    def _other_pod(self, type_: str, pod: dict, now: float) -> None:
+    def on_other_pod(self, type_: str, pod: dict, now: float) -> None:
         key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
         if type_ == "DELETED":
             self.marks.others_on_nodes.discard(key)
         elif (pod.get("spec") or {}).get("nodeName", "").startswith("kwok-"):
             self.marks.others_on_nodes.add(key)
 
-    def _claim(self, type_: str, claim: dict, now: float) -> None:
-        if type_ != "DELETED" and _is_true(claim, "Launched"):
-            self.marks.launched.setdefault(claim["metadata"]["name"], now)
+    def on_claim(self, type_: str, claim: dict, now: float) -> None:
+        name, m = claim["metadata"]["name"], self.marks
+        if type_ == "DELETED":
+            m.claims.discard(name)
+            m.consolidatable_now.discard(name)
+            return
+        m.claims.add(name)
+        if _is_true(claim, "Launched"):
+            m.launched.setdefault(name, now)
+        if _is_true(claim, "Consolidatable"):
+            if name not in m.consolidatable_now:
+                m.consolidatable_now.add(name)
+                m.consolidatable[name] = now
+        else:
+            m.consolidatable_now.discard(name)
+        if claim["metadata"].get("deletionTimestamp"):
+            m.deleting.setdefault(name, now)
 
-    def _node(self, type_: str, node: dict, now: float) -> None:
+    def on_node(self, type_: str, node: dict, now: float) -> None:
         name = node["metadata"]["name"]
         if type_ == "DELETED":
             if name in self.marks.nodes:
@@ -144,10 +167,13 @@ class Timeline:
     # ------------------------------------------------------------ reading
 
     def reset(self) -> None:
-        """Forget the first-seen times (not the nodes that exist now): a new step begins."""
+        """Forget the first-seen times (not what exists now: nodes, NodeClaims and which of
+        them are Consolidatable): a new step begins."""
         with self._lock:
-            nodes, others = set(self.marks.nodes), set(self.marks.others_on_nodes)
-            self.marks = Marks(nodes=nodes, others_on_nodes=others)
+            m = self.marks
+            self.marks = Marks(nodes=set(m.nodes), others_on_nodes=set(m.others_on_nodes),
+                               claims=set(m.claims),
+                               consolidatable_now=set(m.consolidatable_now))
 
     def wait(self, predicate, timeout_s: float, what: str) -> None:
         deadline = time.monotonic() + timeout_s

@@ -36,6 +36,10 @@ ENV = {
     "KUBE_CLIENT_BURST": "1000",
     "LOG_LEVEL": "info",
 }
+# `KARPENTER_LOG_LEVEL=debug make up` shows Karpenter's reasons (a NodeClaim marked
+# Consolidatable, a decision dropped during validation): a name of our own, because a shell's
+# LOG_LEVEL is often set for other tools and would silently change Karpenter's.
+LOG_LEVEL_VARIABLE = "KARPENTER_LOG_LEVEL"
 
 
 @dataclass
@@ -76,6 +80,28 @@ def healthy(port: int | None, timeout_s: float = 1.0) -> bool:
         return False
 
 
+def metric_samples(*families: str, timeout_s: float = 2.0) -> dict[tuple, float]:
+    """The samples of Karpenter's own metrics of these families, read from its metrics port
+    on loopback: (sample name, ((label, value), ...)) -> value. Empty when Karpenter does
+    not answer: the numbers are evidence for the bench, never needed to go on."""
+    # Imported here, not at the top: the package takes ~0.3 s to import, and every
+    # `workshop` command imports this module; only the bench reads metrics.
+    from prometheus_client.parser import text_string_to_metric_families
+
+    port = state().metrics_port
+    if not port:
+        return {}
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout_s) as r:
+            text = r.read().decode("utf-8", "replace")
+    except OSError:
+        return {}
+    wanted = set(families)
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for fam in text_string_to_metric_families(text) if fam.name in wanted
+            for s in fam.samples}
+
+
 def log_tail(lines: int = 10) -> str:
     try:
         text = LOG_FILE.read_text(errors="replace").strip().splitlines()[-lines:]
@@ -96,6 +122,8 @@ def start(bin_dir: Path, kubeconfig: Path, timeout_s: float = 60) -> int:
     metrics_port, health_port = procs.free_port(), procs.free_port()
     env = dict(os.environ)
     env.update(ENV)
+    if os.environ.get(LOG_LEVEL_VARIABLE):
+        env["LOG_LEVEL"] = os.environ[LOG_LEVEL_VARIABLE]
     env.update(
         KUBECONFIG=str(kubeconfig),  # it rejects a --kubeconfig flag
         METRICS_PORT=str(metrics_port),
