@@ -45,3 +45,19 @@ def test_a_deleted_pod_is_marked_gone_once():
     tl.on_pod("DELETED", pod, 2.0)
     tl.on_pod("DELETED", pod, 3.0)
     assert tl.marks.bound == {"p": 1.0} and tl.marks.pod_gone == {"p": 2.0}
+
+
+def test_a_new_list_reports_what_vanished_while_no_watch_was_open():
+    from workshop.bench.timeline import vanished
+
+    alive = {("bench", "a"): {"namespace": "bench", "name": "a"},
+             ("", "node-1"): {"name": "node-1"}}
+    items = [{"metadata": {"namespace": "bench", "name": "a"}}]
+    assert vanished(alive, items) == [{"name": "node-1"}]
+    assert vanished(alive, items + [{"metadata": {"name": "node-1"}}]) == []
+    # and the handlers take that bare metadata as a deletion
+    tl = Timeline("bench", "app=scale")
+    tl.on_node("ADDED", {"metadata": {"name": "node-1"}}, 1.0)
+    for meta in vanished(alive, items):
+        tl.on_node("DELETED", {"metadata": meta}, 2.0)
+    assert tl.marks.nodes == set() and tl.marks.node_gone == {"node-1": 2.0}

@@ -45,6 +45,14 @@ class Marks:
     deleting: dict[str, float] = field(default_factory=dict)
 
 
+def vanished(alive: dict[tuple[str, str], dict], items: list[dict]) -> list[dict]:
+    """The metadata of objects a stream saw before (`alive`, by namespace and name) that a
+    new list no longer has: they were deleted while no watch was open."""
+    present = {((o.get("metadata") or {}).get("namespace", ""),
+                (o.get("metadata") or {}).get("name", "")) for o in items}
+    return [meta for key, meta in alive.items() if key not in present]
+
+
 def _is_true(obj: dict, type_: str) -> bool:
     return kube.is_true(obj, type_)
 
@@ -89,31 +97,59 @@ class Timeline:
             t.join(2)
 
     def _run(self, handler, lister, args, kwargs) -> None:
+        alive: dict[tuple[str, str], dict] = {}  # what this stream last saw present
+        rv = None
         while not self._stop.is_set():
             try:
-                resp = lister(*args, **kwargs, _preload_content=False)
-                body = json.loads(resp.data)
-                now = time.monotonic()
-                with self._lock:
-                    for obj in body.get("items") or []:
-                        handler("ADDED", obj, now)
-                    self.changed.notify_all()
-                rv = (body.get("metadata") or {}).get("resourceVersion")
+                if rv is None:
+                    rv = self._list(handler, lister, args, kwargs, alive)
                 w = watch.Watch()
                 self._watches.append(w)
                 for ev in w.stream(lister, *args, **kwargs, resource_version=rv,
                                    timeout_seconds=WATCH_TIMEOUT_S, deserialize=False):
                     if self._stop.is_set():
                         return
-                    if ev.get("type") in ("ERROR", "BOOKMARK"):
+                    if ev.get("type") == "ERROR":  # the version expired: list again
+                        rv = None
                         break
+                    obj = ev.get("object") or {}
+                    meta = obj.get("metadata") or {}
+                    rv = meta.get("resourceVersion") or rv
+                    if ev.get("type") == "BOOKMARK":
+                        continue
+                    key = (meta.get("namespace", ""), meta.get("name", ""))
+                    if ev["type"] == "DELETED":
+                        alive.pop(key, None)
+                    else:
+                        alive[key] = meta
                     now = time.monotonic()
                     with self._lock:
-                        handler(ev["type"], ev.get("object") or {}, now)
+                        handler(ev["type"], obj, now)
                         self.changed.notify_all()
-            except Exception:  # an expired or broken watch: list again
+                # A watch that ended at its timeout resumes from the last version seen, not
+                # from a new list: between the two, a deleted object would leave no event.
+            except Exception:  # a broken watch: list again
+                rv = None
                 if not self._stop.is_set():
                     time.sleep(0.2)
+
+    def _list(self, handler, lister, args, kwargs, alive: dict) -> str | None:
+        """List, report what vanished since this stream last looked as DELETED (a list
+        carries no deletions), then everything present as ADDED; the list's version."""
+        resp = lister(*args, **kwargs, _preload_content=False)
+        body = json.loads(resp.data)
+        items = body.get("items") or []
+        now = time.monotonic()
+        with self._lock:
+            for meta in vanished(alive, items):
+                handler("DELETED", {"metadata": meta}, now)
+            alive.clear()
+            for obj in items:
+                meta = obj.get("metadata") or {}
+                alive[(meta.get("namespace", ""), meta.get("name", ""))] = meta
+                handler("ADDED", obj, now)
+            self.changed.notify_all()
+        return (body.get("metadata") or {}).get("resourceVersion")
 
     # ------------------------------------------------------------ handlers (lock held)
 
