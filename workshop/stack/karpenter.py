@@ -25,12 +25,16 @@ PID_FILE = paths.KARPENTER_DIR / "karpenter.pid"
 STATE_FILE = paths.KARPENTER_DIR / "state.json"
 LOG_FILE = paths.KARPENTER_DIR / "karpenter.log"
 
-# Short batching so a learner sees a NodeClaim about a second after a pod goes Pending
-# (defaults: idle 1s, max 10s). The max stays a few seconds so a burst of pods still
-# lands in one scheduling round and gets packed onto few nodes.
+# Short batching so a learner sees a NodeClaim a few tenths of a second after a pod goes
+# Pending (defaults: idle 1s, max 10s). A Deployment's pods reach Karpenter tens of
+# milliseconds apart, so 200 ms still gathers its burst into one round and packs it as the
+# defaults would; the max stays a few seconds so a long burst gets its first nodes early.
+# 300 ms idle made a pending pod's median 1.53-1.55 s to Running, 200 ms 1.43 s: most of the
+# rest is Karpenter's own 1 s pause after it writes a NodeClaim's status
+# (nodeclaim/lifecycle/controller.go:189), which is not a setting.
 ENV = {
     "DISABLE_LEADER_ELECTION": "true",  # otherwise it needs a namespace and panics on API loss
-    "BATCH_IDLE_DURATION": "300ms",
+    "BATCH_IDLE_DURATION": "200ms",
     "BATCH_MAX_DURATION": "3s",
     "KUBE_CLIENT_QPS": "500",
     "KUBE_CLIENT_BURST": "1000",
