@@ -41,8 +41,8 @@ ENV = {
     "LOG_LEVEL": "info",
 }
 # `KARPENTER_LOG_LEVEL=debug make up` shows Karpenter's reasons (a NodeClaim marked
-# Consolidatable, a decision dropped during validation): a name of our own, because a shell's
-# LOG_LEVEL is often set for other tools and would silently change Karpenter's.
+# Consolidatable, an empty-node decision abandoned because pods came or went). A name of our
+# own: a shell's LOG_LEVEL is often set for other tools and would silently change Karpenter's.
 LOG_LEVEL_VARIABLE = "KARPENTER_LOG_LEVEL"
 
 
