@@ -64,14 +64,10 @@ def step(tl: Timeline, pods: int) -> Point:
     rss_by = {r.name: round(r.rss_mib) for r in lifecycle.status_rows()}
     m = tl.marks
     nodes, others = len(m.nodes), len(m.others_on_nodes)
-    last_launched = max(m.launched.values(), default=None)
-    last_bound = max(m.bound.values(), default=None)
-    lasts = {k: round(max(v.values()) - t0, 2) for k, v in
-              (("created", m.created), ("unschedulable", m.unschedulable), ("launched", m.launched),
-               ("bound", m.bound), ("ready", m.ready)) if v}
-    firsts = {k: round(min(v.values()) - t0, 2) for k, v in
-              (("created", m.created), ("unschedulable", m.unschedulable), ("launched", m.launched),
-               ("bound", m.bound), ("ready", m.ready)) if v}
+    states = (("created", m.created), ("unschedulable", m.unschedulable),
+              ("launched", m.launched), ("bound", m.bound), ("ready", m.ready))
+    firsts = {k: _since(v, t0, min, 2) for k, v in states if v}
+    lasts = {k: _since(v, t0, max, 2) for k, v in states if v}
 
     settle_s = settle(tl)
     tl.reset()
@@ -82,21 +78,24 @@ def step(tl: Timeline, pods: int) -> Point:
     gone_s = time.monotonic() - t1
     disruption = disruption_delta(before, karpenter.metric_samples(*DISRUPTION_FAMILIES))
     m = tl.marks
-    last = lambda d: round(max(d.values()) - t1, 1) if d else None  # noqa: E731
     empty = {
-        "pods_gone": last(m.pod_gone),
+        "pods_gone": _since(m.pod_gone, t1),
         # 0: every claim already was (settled) and no pod event cleared it
-        "consolidatable": last(m.consolidatable) or (0.0 if settle_s is not None else None),
-        "deleting_first": round(min(m.deleting.values()) - t1, 1) if m.deleting else None,
-        "deleting_last": last(m.deleting), "nodes_gone": round(gone_s, 1)}
+        "consolidatable": _since(m.consolidatable, t1) or (0.0 if settle_s is not None else None),
+        "deleting_first": _since(m.deleting, t1, min),
+        "deleting_last": _since(m.deleting, t1), "nodes_gone": round(gone_s, 1)}
     return Point(
         pods=pods, ready_s=round(ready_s, 2), nodes=nodes,
-        last_launched_s=round(last_launched - t0, 2) if last_launched else None,
-        last_bound_s=round(last_bound - t0, 2) if last_bound else None,
+        last_launched_s=lasts.get("launched"), last_bound_s=lasts.get("bound"),
         empty_gone_s=round(gone_s, 1), other_pods=others, load_1m=load, cpu_s=cpu,
         rss_mib=sum(rss_by.values()), rss_by_component_mib=rss_by,
         phases={"first": firsts, "last": lasts, "empty": empty},
         settle_s=settle_s, disruption=disruption)
+
+
+def _since(times: dict[str, float], t0: float, pick=max, ndigits: int = 1) -> float | None:
+    """Seconds from t0 to the latest (or, with pick=min, the earliest) of these marks."""
+    return round(pick(times.values()) - t0, ndigits) if times else None
 
 
 def settle(tl: Timeline) -> float | None:

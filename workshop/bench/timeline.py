@@ -48,13 +48,13 @@ class Marks:
 def vanished(alive: dict[tuple[str, str], dict], items: list[dict]) -> list[dict]:
     """The metadata of objects a stream saw before (`alive`, by namespace and name) that a
     new list no longer has: they were deleted while no watch was open."""
-    present = {((o.get("metadata") or {}).get("namespace", ""),
-                (o.get("metadata") or {}).get("name", "")) for o in items}
-    return [meta for key, meta in alive.items() if key not in present]
+    present = {key(o.get("metadata") or {}) for o in items}
+    return [meta for k, meta in alive.items() if k not in present]
 
 
-def _is_true(obj: dict, type_: str) -> bool:
-    return kube.is_true(obj, type_)
+def key(meta: dict) -> tuple[str, str]:
+    """An object's identity in a stream: namespace ("" when cluster-scoped) and name."""
+    return meta.get("namespace", ""), meta.get("name", "")
 
 
 class Timeline:
@@ -117,11 +117,10 @@ class Timeline:
                     rv = meta.get("resourceVersion") or rv
                     if ev.get("type") == "BOOKMARK":
                         continue
-                    key = (meta.get("namespace", ""), meta.get("name", ""))
                     if ev["type"] == "DELETED":
-                        alive.pop(key, None)
+                        alive.pop(key(meta), None)
                     else:
-                        alive[key] = meta
+                        alive[key(meta)] = meta
                     now = time.monotonic()
                     with self._lock:
                         handler(ev["type"], obj, now)
@@ -146,7 +145,7 @@ class Timeline:
             alive.clear()
             for obj in items:
                 meta = obj.get("metadata") or {}
-                alive[(meta.get("namespace", ""), meta.get("name", ""))] = meta
+                alive[key(meta)] = meta
                 handler("ADDED", obj, now)
             self.changed.notify_all()
         return (body.get("metadata") or {}).get("resourceVersion")
@@ -163,7 +162,7 @@ class Timeline:
             self.marks.unschedulable.setdefault(name, now)
         if (pod.get("spec") or {}).get("nodeName"):
             self.marks.bound.setdefault(name, now)
-        if _is_true(pod, "Ready") and not pod["metadata"].get("deletionTimestamp"):
+        if kube.is_true(pod, "Ready") and not pod["metadata"].get("deletionTimestamp"):
             self.marks.ready.setdefault(name, now)
 
     def on_other_pod(self, type_: str, pod: dict, now: float) -> None:
@@ -180,9 +179,9 @@ class Timeline:
             m.consolidatable_now.discard(name)
             return
         m.claims.add(name)
-        if _is_true(claim, "Launched"):
+        if kube.is_true(claim, "Launched"):
             m.launched.setdefault(name, now)
-        if _is_true(claim, "Consolidatable"):
+        if kube.is_true(claim, "Consolidatable"):
             if name not in m.consolidatable_now:
                 m.consolidatable_now.add(name)
                 m.consolidatable[name] = now
