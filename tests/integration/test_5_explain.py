@@ -65,14 +65,26 @@ def test_prediction_matches_karpenters_choice(ns, exercise, before, dep):
            for o in before if o["kind"] == "NodePool"):
         pytest.skip(f"{exercise}: its pods wait for an agent to lift a startup taint "
                     "(the notebook does it by hand)")
+    name = f"alone-{exercise.replace('.', '-')}"
+    try:
+        _predict_and_launch(ns, exercise, before, _alone(dep, ns, name))
+    finally:
+        # Whatever way the test ends (a skip too), the lesson's NodePools would compete
+        # for the next lesson's pods, and the lessons' own tests expect none left.
+        kube.delete("apps/v1", "Deployment", name, ns)
+        if before:
+            lessons.reset(int(exercise.split(".")[0]))
+
+
+def _predict_and_launch(ns: str, exercise: str, before: list[dict], dep: dict) -> None:
     if before:
         kube.apply(before, field_manager="tests")
-    name = f"alone-{exercise.replace('.', '-')}"
     # Nodes left by earlier tests (empty until consolidated) would take the pod: cordoned,
     # they cannot, so Karpenter launches a node for this pod alone.
     for node in observe.nodes():
         kube.core().patch_node(node["metadata"]["name"], {"spec": {"unschedulable": True}})
-    kube.apply([_alone(dep, ns, name)], field_manager="tests")
+    kube.apply([dep], field_manager="tests")
+    name = dep["metadata"]["name"]
     (pod,) = observe.wait_pods_ready(ns, f"app={name}", 1, 60)
     node = kube.get("v1", "Node", pod["spec"]["nodeName"])
     labels = node["metadata"]["labels"]
@@ -86,10 +98,6 @@ def test_prediction_matches_karpenters_choice(ns, exercise, before, dep):
     assert want in line, text
     served = [l for _, l in story.lines if "could launch a node" in l]
     assert served and served[0].startswith(labels["karpenter.sh/nodepool"]), text
-    kube.delete("apps/v1", "Deployment", name, ns)
-    if before:  # the lesson's NodePools would compete for the next lesson's pods
-        lessons.reset(int(exercise.split(".")[0]))
-
 
 def test_pending_pod_is_explained_pool_by_pool(ns):
     kube.apply([deployment("nowhere", ns, cpu="1", memory="1Gi", gpus=1,
