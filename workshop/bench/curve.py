@@ -109,7 +109,8 @@ def disruption_delta(before: dict[tuple, float], after: dict[tuple, float]) -> d
                 continue
             delta = value - before.get((name, labels), 0.0)
             if delta > 0:
-                kind = dict(labels).get("consolidation_type") or dict(labels).get("reason") or "?"
+                label = dict(labels)
+                kind = label.get("consolidation_type") or label.get("reason") or "?"
                 out[kind] = out.get(kind, 0.0) + delta
         return out
 

@@ -78,10 +78,11 @@ def step(tl: Timeline, pods: int) -> Point:
     gone_s = time.monotonic() - t1
     disruption = disruption_delta(before, karpenter.metric_samples(*DISRUPTION_FAMILIES))
     m = tl.marks
+    consolidatable = _since(m.consolidatable, t1)
+    if consolidatable is None and settle_s is not None:
+        consolidatable = 0.0  # every claim already was (settled) and no pod event cleared it
     empty = {
-        "pods_gone": _since(m.pod_gone, t1),
-        # 0: every claim already was (settled) and no pod event cleared it
-        "consolidatable": _since(m.consolidatable, t1) or (0.0 if settle_s is not None else None),
+        "pods_gone": _since(m.pod_gone, t1), "consolidatable": consolidatable,
         "deleting_first": _since(m.deleting, t1, min),
         "deleting_last": _since(m.deleting, t1), "nodes_gone": round(gone_s, 1)}
     return Point(

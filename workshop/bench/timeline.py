@@ -166,11 +166,11 @@ class Timeline:
             self.marks.ready.setdefault(name, now)
 
     def on_other_pod(self, type_: str, pod: dict, now: float) -> None:
-        key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+        ref = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
         if type_ == "DELETED":
-            self.marks.others_on_nodes.discard(key)
+            self.marks.others_on_nodes.discard(ref)
         elif (pod.get("spec") or {}).get("nodeName", "").startswith("kwok-"):
-            self.marks.others_on_nodes.add(key)
+            self.marks.others_on_nodes.add(ref)
 
     def on_claim(self, type_: str, claim: dict, now: float) -> None:
         name, m = claim["metadata"]["name"], self.marks

@@ -74,14 +74,20 @@ def state() -> State:
     )
 
 
-def healthy(port: int | None, timeout_s: float = 1.0) -> bool:
+def _loopback_get(port: int | None, path: str, timeout_s: float) -> str | None:
+    """The body Karpenter serves on one of its loopback ports; None when it does not answer
+    (or answers with an error status, which urllib raises as an OSError)."""
     if not port:
-        return False
+        return None
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=timeout_s) as r:
-            return r.status == 200
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout_s) as r:
+            return r.read().decode("utf-8", "replace")
     except OSError:
-        return False
+        return None
+
+
+def healthy(port: int | None, timeout_s: float = 1.0) -> bool:
+    return _loopback_get(port, "/readyz", timeout_s) is not None
 
 
 def metric_samples(*families: str, timeout_s: float = 2.0) -> dict[tuple, float]:
@@ -92,13 +98,8 @@ def metric_samples(*families: str, timeout_s: float = 2.0) -> dict[tuple, float]
     # `workshop` command imports this module; only the bench reads metrics.
     from prometheus_client.parser import text_string_to_metric_families
 
-    port = state().metrics_port
-    if not port:
-        return {}
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout_s) as r:
-            text = r.read().decode("utf-8", "replace")
-    except OSError:
+    text = _loopback_get(state().metrics_port, "/metrics", timeout_s)
+    if text is None:
         return {}
     wanted = set(families)
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
