@@ -154,6 +154,28 @@ def test_pods_that_fit_no_pool_and_a_request_that_serves_them(cluster, tmp_path)
     assert len(served.placed) == 2 and _pools(again, served) == {req.pool_name}
 
 
+def test_a_pool_whose_limits_hold_one_node_turns_the_second_pod_down_for_its_limits(
+        cluster, tmp_path):
+    # The draft's pool with room for one g4dn.xlarge (4 vCPU): the second pod waits for the
+    # pool's limits. The trial must say so (the pool's labels are known keys while it
+    # reads them), and only after Karpenter looked again with the first node's real size.
+    cat = catalog.load_catalog()
+    vision = next(o for o in yaml.safe_load_all((HELD_OUT / "no-fit.yaml").read_text())
+                  if o["kind"] == "Deployment")
+    req = request.Request(team="vision", vcpu=4, memory_gi=16, gpus=1, families=("g4dn",),
+                          taints=("team=vision:NoSchedule",))
+    assert request.validate(req, cat).ok
+    files = tmp_path / "one-node.yaml"
+    files.write_text(yaml.safe_dump_all([request.nodepool(req), vision]))
+    report = _try("no-fit.yaml's Deployment, a pool with room for one node", [files])
+    o = _outcome(report, "Deployment", "vision-inference")
+    assert len(o.placed) == 1 and {p.verdict for p in o.waiting.values()} == {"cannot"}
+    block = report.text().split("Deployment vision-inference", 1)[1]
+    assert "the NodePool's limits are reached" in block, block
+    assert "no NodePool makes nodes with the labels" not in block, block
+    assert not _left_behind(report)
+
+
 def test_a_team_pool_in_the_files_is_tried_on_the_local_node_class(cluster):
     report = _try("team-pool.yaml", [HELD_OUT / "team-pool.yaml"])
     _answered(report)

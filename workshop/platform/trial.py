@@ -41,6 +41,13 @@ SILENT_S = 25.0
 LAUNCH_S = 45.0
 # A workload with fewer pods than it asks for this long: its controller's event says why.
 NO_PODS_S = 15.0
+# Karpenter's "cannot" is not final while a NodeClaim is this young. Within one round it
+# counts a new claim's largest instance-type option against the pool's limits
+# (scheduling/scheduler.go:1045-1048, subtractMax: "a batch of pods [may] take multiple
+# rounds"), so a pool sized exactly for a workload turns its second pod down at first. It
+# looks at a pending pod again every 10 s (provisioning/controller.go:64-77) with the claim's
+# real type counted; 3 s more is the kit's longest batch window (BATCH_MAX_DURATION).
+RELOOK_S = 13.0
 DEFAULT_WEIGHT = 50  # the platform's default pools (cluster/platform/)
 
 
@@ -124,11 +131,14 @@ def run(paths, keep: bool = False, progress: Callable[[str], None] = print,
                    field_manager=FIELD_MANAGER)
         _apply_all(pl, outcomes, rejected, progress)
         _wait(pl, outcomes, nodes, before, t0, timeout_s, progress)
+        # Read while the trial's own NodePools still exist: their labels are known keys, so
+        # a pod turned down by one of them is not told that no pool has its labels.
+        known = _known_keys(cat)
     finally:
         if not keep:
             cleaned = cleanup(namespace, pl.pools, nodes)
     return Report(namespace, pl, list(outcomes.values()), nodes, time.monotonic() - t0,
-                  rejected, cleaned, keep, cat, _known_keys(cat))
+                  rejected, cleaned, keep, cat, known)
 
 
 def _drop_unknown_priority_classes(pl: Plan) -> None:
@@ -193,6 +203,9 @@ def _wait(pl: Plan, outcomes: dict[str, Outcome], nodes: dict[str, NodeSeen],
         for ev in kube.list_("v1", "Event", namespace=pl.namespace):
             if (ev.get("involvedObject") or {}).get("kind") == "Pod":
                 events.setdefault(ev["involvedObject"]["name"], []).append(ev)
+        # a claim this young may still change Karpenter's "cannot" (RELOOK_S)
+        relook = any(_age(c) < RELOOK_S for c in kube.list_(KARPENTER_API, "NodeClaim")
+                     if not c["metadata"].get("deletionTimestamp"))
         settled = True
         for out in outcomes.values():
             if out.rejected:
@@ -216,7 +229,8 @@ def _wait(pl: Plan, outcomes: dict[str, Outcome], nodes: dict[str, NodeSeen],
                     out.waiting[name] = why
                     age = _age(p)
                     if (why.verdict == "launching" and age < LAUNCH_S) or \
-                            (why.verdict == "scheduler" and age < SILENT_S):
+                            (why.verdict == "scheduler" and age < SILENT_S) or \
+                            (why.verdict == "cannot" and relook):
                         settled = False
             if len(mine) > out.workload.pods and out.workload.kind != "Job":
                 settled = False  # a rollout replacing an earlier version's pods: wait for it
